@@ -1,0 +1,43 @@
+"""The kernel toolkit: write C-style numba kernels whose hints really reach LLVM.
+
+Public names (stable; contributors write kernels with them):
+
+- :func:`kernel`: the decorator for every kernel (njit options, declared signatures,
+  salted cache, thread limits, serial fallback off the main thread).
+- :func:`helper`: a function kernels call, inlined so its hints work too.
+- :func:`assume`, :func:`likely`, :func:`unlikely`: ``llvm.assume`` / ``llvm.expect``.
+- :func:`vectorize`, :func:`unroll`, :func:`interleave`: loop metadata on the next
+  sequential loop (inside prange bodies too); :func:`lanes`: vector lanes of an array's
+  dtype on the target CPU, a compile-time constant.
+- :func:`thread_partials`, :func:`thread_scratch`, :func:`combine_partials`: padded
+  per-thread buffers indexed by ``numba.get_thread_id()`` and their combine.
+- :func:`thread_limit`, :func:`set_thread_limit_provider`: how many threads kernels use.
+"""
+
+from __future__ import annotations
+
+from ._cache import toolkit_fingerprint
+from ._decorator import Kernel, helper, kernel
+from ._hints import assume, interleave, lanes, likely, unlikely, unroll, vectorize
+from ._scratch import combine_partials, thread_partials, thread_scratch
+from ._threads import plan_threads, set_thread_limit_provider, thread_limit
+
+__all__ = [
+    "Kernel",
+    "assume",
+    "combine_partials",
+    "helper",
+    "interleave",
+    "kernel",
+    "lanes",
+    "likely",
+    "plan_threads",
+    "set_thread_limit_provider",
+    "thread_limit",
+    "thread_partials",
+    "thread_scratch",
+    "toolkit_fingerprint",
+    "unlikely",
+    "unroll",
+    "vectorize",
+]

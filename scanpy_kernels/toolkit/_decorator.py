@@ -1,0 +1,150 @@
+"""The ``kernel`` decorator: one entry point, a parallel and a serial numba build.
+
+A :class:`Kernel` owns up to two lazily created numba dispatchers built from the same
+Python function with :class:`._pipeline.KernelCompiler` (hints reach LLVM) and a
+salted :class:`._cache.KernelCache`.  Each call asks :func:`._threads.plan_threads`
+how many threads it may use: 1 runs the serial build (no threading layer touched at
+all), more runs the parallel build under ``numba.set_num_threads`` and restores the
+previous count afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any
+
+import numba
+from numba.core.registry import CPUDispatcher
+from numba.extending import register_jitable
+
+from ._cache import KernelCache
+from ._pipeline import KernelCompiler
+from ._threads import plan_threads
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+__all__ = ["Kernel", "helper", "kernel"]
+
+#: options a kernel may set, with their defaults
+DEFAULTS: dict[str, Any] = dict(
+    parallel=True, fastmath=False, cache=True, boundscheck=False, nogil=True, error_model="numpy"
+)
+
+
+class Kernel:
+    """A compiled kernel: call it like the function it wraps.
+
+    Attributes
+    ----------
+    py_func
+        The Python function.
+    options
+        The numba options it is compiled with (``parallel`` etc.).
+    signatures
+        The numba signatures CI compiles and verifies it for (not compiled at import).
+    """
+
+    def __init__(self, py_func: Callable, options: dict[str, Any], signatures: Sequence) -> None:
+        self.py_func = py_func
+        self.options = options
+        self.signatures = list(signatures)
+        self._dispatchers: dict[bool, CPUDispatcher] = {}
+        update_wrapper(self, py_func)
+
+    def __repr__(self) -> str:
+        return f"<kernel {self.__module__}.{self.__qualname__} {self.options}>"
+
+    def __reduce__(self):
+        # pickle by reference (dask ships callables to workers)
+        return _import_kernel, (self.__module__, self.__qualname__)
+
+    def dispatcher(self, *, parallel: bool | None = None) -> CPUDispatcher:
+        """The (cached) numba dispatcher of the parallel or the serial build."""
+        parallel = self.options["parallel"] if parallel is None else parallel and self.options["parallel"]
+        if (disp := self._dispatchers.get(parallel)) is None:
+            disp = self._dispatchers[parallel] = self.fresh(parallel=parallel, cache=self.options["cache"])
+        return disp
+
+    def fresh(
+        self,
+        *,
+        parallel: bool | None = None,
+        cache: bool = False,
+        pipeline_class: type[KernelCompiler] = KernelCompiler,
+    ) -> CPUDispatcher:
+        """A new dispatcher of this kernel, by default uncached (used by the verifier)."""
+        opts = {k: v for k, v in self.options.items() if k != "cache"}
+        if parallel is not None:
+            opts["parallel"] = parallel and self.options["parallel"]
+        disp = CPUDispatcher(self.py_func, targetoptions=opts, pipeline_class=pipeline_class)
+        if cache:
+            salt = repr(sorted(opts.items())) + f"|{pipeline_class.__module__}.{pipeline_class.__qualname__}"
+            disp._cache = KernelCache(self.py_func, salt)  # noqa: SLF001  (numba has no public hook)
+        return disp
+
+    def __call__(self, *args):
+        n = plan_threads() if self.options["parallel"] else 1
+        if n == 1:
+            return self.dispatcher(parallel=False)(*args)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(n)
+        try:
+            return self.dispatcher(parallel=True)(*args)
+        finally:
+            numba.set_num_threads(previous)
+
+
+def _import_kernel(module: str, qualname: str) -> Kernel:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def kernel(
+    fn: Callable | None = None,
+    /,
+    *,
+    signatures: Sequence = (),
+    **options: Any,
+) -> Kernel | Callable[[Callable], Kernel]:
+    """Decorate a kernel.
+
+    Parameters
+    ----------
+    fn
+        The kernel's Python function (C-style numba code: arrays and sparse views only).
+    signatures
+        numba signatures (strings or type tuples) that CI compiles and verifies,
+        e.g. one per data dtype and index dtype.  Nothing is compiled at import.
+    **options
+        numba options: ``parallel`` (default True), ``fastmath`` (False), ``cache``
+        (True), ``boundscheck`` (False), ``nogil`` (True), ``error_model`` ("numpy").
+
+    Examples
+    --------
+    >>> @kernel(signatures=["float64(float32[::1])", "float64(float64[::1])"])
+    ... def total(x):
+    ...     s = 0.0
+    ...     vectorize(x)  # lanes of x.dtype on this CPU; reorders this loop only
+    ...     for i in range(x.shape[0]):
+    ...         s += x[i]
+    ...     return s
+    """
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        msg = f"unknown kernel option(s): {sorted(unknown)}; known: {sorted(DEFAULTS)}"
+        raise TypeError(msg)
+    opts = {**DEFAULTS, **options}
+
+    def decorate(f: Callable) -> Kernel:
+        return Kernel(f, opts, signatures)
+
+    return decorate if fn is None else decorate(fn)
+
+
+def helper(fn: Callable) -> Callable:
+    """A function kernels call; inlined into the caller, so hints inside it work too."""
+    return register_jitable(inline="always")(fn)
