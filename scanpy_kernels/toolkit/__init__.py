@@ -19,7 +19,7 @@ from __future__ import annotations
 from ._cache import toolkit_fingerprint
 from ._decorator import Kernel, helper, kernel
 from ._hints import assume, interleave, lanes, likely, unlikely, unroll, vectorize
-from ._scratch import combine_partials, thread_partials, thread_scratch
+from ._scratch import combine_partials, num_threads, thread_partials, thread_scratch
 from ._threads import plan_threads, set_thread_limit_provider, thread_limit
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "interleave",
     "kernel",
     "lanes",
+    "num_threads",
     "likely",
     "plan_threads",
     "set_thread_limit_provider",

@@ -44,12 +44,26 @@ class Kernel:
         The numba options it is compiled with (``parallel`` etc.).
     signatures
         The numba signatures CI compiles and verifies it for (not compiled at import).
+    example
+        ``example(rng) -> [args, ...]``: generated inputs for the verifier's run-time
+        check (1 thread vs all threads).
+    tolerance
+        Relative bound for that check; 0 means bitwise equal.
     """
 
-    def __init__(self, py_func: Callable, options: dict[str, Any], signatures: Sequence) -> None:
+    def __init__(
+        self,
+        py_func: Callable,
+        options: dict[str, Any],
+        signatures: Sequence,
+        example: Callable | None = None,
+        tolerance: float = 0.0,
+    ) -> None:
         self.py_func = py_func
         self.options = options
         self.signatures = list(signatures)
+        self.example = example
+        self.tolerance = tolerance
         self._dispatchers: dict[bool, CPUDispatcher] = {}
         update_wrapper(self, py_func)
 
@@ -108,6 +122,8 @@ def kernel(
     /,
     *,
     signatures: Sequence = (),
+    example: Callable | None = None,
+    tolerance: float = 0.0,
     **options: Any,
 ) -> Kernel | Callable[[Callable], Kernel]:
     """Decorate a kernel.
@@ -119,6 +135,12 @@ def kernel(
     signatures
         numba signatures (strings or type tuples) that CI compiles and verifies,
         e.g. one per data dtype and index dtype.  Nothing is compiled at import.
+    example
+        ``example(rng) -> [args, ...]``: generated inputs on which the verifier checks
+        that 1 thread and all threads agree.  Required for parallel kernels.
+    tolerance
+        Relative bound for that agreement; 0 (default) demands bitwise equality.  Only
+        per-thread float reductions need one; say why in the kernel's docstring.
     **options
         numba options: ``parallel`` (default True), ``fastmath`` (False), ``cache``
         (True), ``boundscheck`` (False), ``nogil`` (True), ``error_model`` ("numpy").
@@ -140,7 +162,7 @@ def kernel(
     opts = {**DEFAULTS, **options}
 
     def decorate(f: Callable) -> Kernel:
-        return Kernel(f, opts, signatures)
+        return Kernel(f, opts, signatures, example, tolerance)
 
     return decorate if fn is None else decorate(fn)
 

@@ -1,6 +1,6 @@
 """Thread-local scratch and the race-free reduction pattern, usable inside kernels.
 
-Inside a ``prange`` body, ``numba.get_thread_id()`` is in ``[0, numba.get_num_threads())``
+Inside a ``prange`` body, ``numba.get_thread_id()`` is in ``[0, num_threads())``
 and no two iterations running at the same time share it, so ``buf[tid]`` is private to
 the running iteration.  Each thread's row is padded to whole 128-byte blocks: adjacent
 threads never write the same cache line (false sharing measured: 1 thread 0.11 s,
@@ -18,13 +18,35 @@ a given thread count; across thread counts float sums may differ in the last bit
 
 from __future__ import annotations
 
-import numba
+import llvmlite.ir as lir
 import numpy as np
-from numba.extending import register_jitable
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, register_jitable
+from numba.np.ufunc.parallel import _launch_threads
 
-__all__ = ["combine_partials", "padded", "thread_partials", "thread_scratch"]
+__all__ = ["combine_partials", "num_threads", "padded", "thread_partials", "thread_scratch"]
 
 _PAD_BYTES = 128
+
+
+@intrinsic
+def num_threads(typingctx):
+    """``numba.get_num_threads()`` that keeps the kernel cacheable.
+
+    numba's own overload calls the threading layer through a ctypes pointer, a
+    "dynamic global" that makes numba refuse to cache the kernel (every process would
+    recompile it).  This calls the runtime symbol numba registers instead.
+    """
+    _launch_threads()  # registers the `get_num_threads` symbol with LLVM
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(
+            builder.module, lir.FunctionType(cgutils.intp_t, []), "get_num_threads"
+        )
+        return builder.call(fn, [])
+
+    return types.intp(), codegen
 
 
 @register_jitable(inline="always")
@@ -38,14 +60,14 @@ def padded(n, itemsize):
 def thread_partials(n, dtype):
     """Zeroed ``(n_threads, >=n)`` buffer, one padded row per thread."""
     itemsize = np.empty(0, dtype).itemsize
-    return np.zeros((numba.get_num_threads(), padded(n, itemsize)), dtype)
+    return np.zeros((num_threads(), padded(n, itemsize)), dtype)
 
 
 @register_jitable
 def thread_scratch(n, dtype):
     """Uninitialised ``(n_threads, >=n)`` work buffer, one padded row per thread."""
     itemsize = np.empty(0, dtype).itemsize
-    return np.empty((numba.get_num_threads(), padded(n, itemsize)), dtype)
+    return np.empty((num_threads(), padded(n, itemsize)), dtype)
 
 
 @register_jitable

@@ -1,0 +1,22 @@
+"""``python -m scanpy_kernels.verify [TARGET ...] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import verify
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scanpy_kernels.verify", description=__doc__)
+    parser.add_argument("targets", nargs="*", help="module, package or .py path (default: all kernels)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+    report = verify(args.targets or None)
+    print(report.to_json() if args.json else report.to_table())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

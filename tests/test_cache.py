@@ -1,0 +1,59 @@
+"""The salted cache: hits across processes, never shared between option sets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from scanpy_kernels.toolkit import kernel
+from scanpy_kernels.toolkit._cache import KernelCache, toolkit_fingerprint
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np
+    sys.path.insert(0, {root!r})
+    from tests.kernels import good_kernels as g
+    x = g._csr(np.random.default_rng(0))
+    t0 = time.perf_counter()
+    g.csr_col_sums(*x[:3], x[3])
+    t1 = time.perf_counter()
+    d = g.csr_col_sums.dispatcher()
+    print(json.dumps(dict(hits=sum(d.stats.cache_hits.values()), misses=sum(d.stats.cache_misses.values()), seconds=t1 - t0)))
+    """
+)
+
+
+def _run(cache_dir, root):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    res = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(root=root)], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_loads_from_cache(tmp_path, request):
+    root = str(request.config.rootpath)
+    cold = _run(tmp_path, root)
+    warm = _run(tmp_path, root)
+    assert (cold["hits"], cold["misses"]) == (0, 1)
+    assert (warm["hits"], warm["misses"]) == (1, 0)
+    assert warm["seconds"] < cold["seconds"]
+
+
+def f(x):
+    return x + 1
+
+
+def test_key_covers_options_and_toolkit():
+    k = kernel(f)
+    disp = k.fresh(cache=True)
+    assert isinstance(disp._cache, KernelCache)
+    fast = kernel(f, fastmath=True).fresh(cache=True)
+    serial = k.fresh(parallel=False, cache=True)
+    salts = {disp._cache.salt, fast._cache.salt, serial._cache.salt}
+    assert len(salts) == 3
+    assert all(s.startswith(toolkit_fingerprint()) for s in salts)

@@ -1,0 +1,270 @@
+"""Proof that the hints reach LLVM: read the optimised IR and the assembly."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import llvmlite.binding as llb
+import numba
+import numpy as np
+import pytest
+from numba.core import errors
+
+from scanpy_kernels.toolkit import assume, interleave, kernel, lanes, likely, unlikely, unroll, vectorize
+
+HOST = {k for k, v in llb.get_host_cpu_features().items() if v}
+needs_avx2 = pytest.mark.skipif(
+    "avx2" not in HOST or "avx512f" in HOST, reason="lane counts asserted for an AVX2 (non AVX-512) host"
+)
+
+
+def kernel_ir(fn, sig: str, **opts) -> str:
+    """Optimised IR of the kernel function itself (no CPython wrapper)."""
+    k = kernel(parallel=False, cache=False, **opts)(fn)
+    d = k.dispatcher(parallel=False)
+    d.compile(sig)
+    ir = d.inspect_llvm(d.signatures[-1])
+    fns = re.findall(r"^define .*?^\}", ir, re.M | re.S)
+    return "\n".join(f for f in fns if "@_ZN7cpython" not in f.split("(")[0] and "@cfunc." not in f.split("(")[0])
+
+
+def plain_ir(fn, sig: str) -> str:
+    d = numba.njit(sig, cache=False)(fn)
+    return d.inspect_llvm(d.signatures[0])
+
+
+def sum32(x):
+    s = np.float32(0.0)
+    vectorize(8)
+    for i in range(x.shape[0]):
+        s += x[i]
+    return s
+
+
+def sum_lanes(x):
+    s = x[0] - x[0]  # accumulator of x's own dtype
+    vectorize(x)
+    for i in range(x.shape[0]):
+        s += x[i]
+    return s
+
+
+def test_vectorize_8_float32_reduction_without_fastmath():
+    ir = kernel_ir(sum32, "float32(float32[::1])")
+    assert "<8 x float>" in ir
+    assert "fast" not in re.findall(r"fadd ([a-z ]*)<8 x float>", ir)[0]  # strict IEEE ops, reordered loop
+    x = np.random.default_rng(0).random(10_001).astype(np.float32)
+    k = kernel(parallel=False, cache=False)(sum32)
+    assert k(x) == pytest.approx(x.astype(np.float64).sum(), rel=1e-5)
+
+
+def test_plain_njit_leaves_same_source_scalar():
+    ir = plain_ir(sum32, "float32(float32[::1])")
+    assert "x float>" not in ir  # no vector type at all
+    assert "llvm.loop.vectorize" not in ir  # the marker is inert under plain njit
+    x = np.arange(100, dtype=np.float32)
+    assert numba.njit(sum32)(x) == x.sum()
+
+
+@needs_avx2
+@pytest.mark.parametrize(("dtype", "vec"), [("float32", "<8 x float>"), ("float64", "<4 x double>")])
+def test_vectorize_array_picks_lanes_per_dtype(dtype, vec):
+    ir = kernel_ir(sum_lanes, f"{dtype}({dtype}[::1])")
+    assert vec in ir
+    assert not re.search(r"<(16|32) x float>|<(8|16) x double>", ir)
+
+
+@needs_avx2
+def test_lanes_is_a_compile_time_constant():
+    def f(x):
+        return lanes(x)
+
+    assert kernel(parallel=False, cache=False)(f)(np.zeros(1, np.float32)) == 8
+    assert kernel(parallel=False, cache=False)(f)(np.zeros(1, np.float64)) == 4
+    ir = kernel_ir(f, "intp(float32[::1])")
+    assert re.search(r"ret i64 8|store i64 8", ir)
+
+
+_AVX512 = "+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl,+avx2,+avx,+fma,+f16c,+bmi,+bmi2,+lzcnt,+popcnt,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,+cx16,+movbe"
+
+
+@pytest.mark.parametrize(("cpu", "expected"), [("znver4", [16, 8]), ("skylake-avx512", [8, 4])])
+def test_vectorize_array_on_avx512_targets(cpu, expected):
+    """Compile only (the host cannot run AVX-512) for a CPU named through numba's env."""
+    code = textwrap.dedent(
+        """
+        import json, re
+        from scanpy_kernels.toolkit import kernel, vectorize
+        def f(x):
+            s = x[0] - x[0]
+            vectorize(x)
+            for i in range(x.shape[0]):
+                s += x[i]
+            return s
+        d = kernel(parallel=False, cache=False)(f).dispatcher(parallel=False)
+        out = []
+        for t, name in (("float32", "float"), ("float64", "double")):
+            d.compile(f"{t}({t}[::1])")
+            ir = d.inspect_llvm(d.signatures[-1])
+            out.append(max(int(n) for n in re.findall(rf"<(\\d+) x {name}>", ir)))
+        print(json.dumps(out))
+        """
+    )
+    env = {**os.environ, "NUMBA_CPU_NAME": cpu, "NUMBA_CPU_FEATURES": _AVX512, "NUMBA_CACHE_DIR": os.devnull}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == expected
+
+
+def gather(x, idx):
+    s = 0.0
+    unroll(4)
+    for i in range(idx.shape[0]):
+        s += x[idx[i]]
+    return s
+
+
+def gather_unhinted(x, idx):
+    s = 0.0
+    for i in range(idx.shape[0]):
+        s += x[idx[i]]
+    return s
+
+
+def test_unroll_4_is_honoured():
+    sig = "float64(float64[::1], int64[::1])"
+    # strict float adds cannot be vectorized: each copy of the body has one fadd.
+    # 4 in the unrolled loop + 1 in the remainder loop; LLVM's own choice is 8 + 1.
+    assert kernel_ir(gather, sig).count("fadd") == 5
+    assert kernel_ir(gather_unhinted, sig).count("fadd") == 9
+
+
+def interleaved(x):
+    s = 0.0
+    vectorize(4)
+    interleave(2)
+    for i in range(x.shape[0]):
+        s += x[i]
+    return s
+
+
+def test_vectorize_and_interleave_combine():
+    ir = kernel_ir(interleaved, "float64(float64[::1])")
+    # two interleaved <4 x double> accumulators in the vector body
+    assert len(re.findall(r"fadd <4 x double>", ir)) >= 2
+
+
+def gather_assumed(x, idx):
+    s = 0.0
+    for i in range(idx.shape[0]):
+        j = idx[i]
+        assume(j >= 0)
+        s += x[j]
+    return s
+
+
+def test_assume_removes_negative_index_wraparound():
+    sig = "float64(float64[::1], int64[::1])"
+    # numba wraps negative indices: `j < 0 ? j + n : j` is a select per element
+    assert kernel_ir(gather_unhinted, sig).count(" select ") > 0
+    assert kernel_ir(gather_assumed, sig).count(" select ") == 0
+    x, idx = np.arange(10.0), np.array([1, 3, 5])
+    assert kernel(parallel=False, cache=False)(gather_assumed)(x, idx) == 9.0
+
+
+def branchy_plain(x, flag):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            s -= x[i]
+        elif flag:
+            s += x[i]
+    return s
+
+
+def branchy(x, flag):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if unlikely(x[i] < 0):
+            s -= x[i]
+        elif likely(flag):
+            s += x[i]
+    return s
+
+
+def test_likely_unlikely_become_branch_weights():
+    sig = "float64(float64[::1], boolean)"
+    d = kernel(parallel=False, cache=False)(branchy).dispatcher(parallel=False)
+    d.compile(sig)
+    # llvm.expect lowers to branch weights tagged "expected"
+    expected = re.compile(r'!"branch_weights", !"expected"')
+    n_hinted = len(expected.findall(d.inspect_llvm(d.signatures[0])))
+    assert n_hinted >= 1
+    assert not expected.findall(plain_ir(branchy_plain, sig))
+
+
+def prange_body_hint(data, indptr):
+    n = indptr.shape[0] - 1
+    out = np.empty(n)
+    for r in numba.prange(n):
+        s = 0.0
+        vectorize(data)
+        for k in range(indptr[r], indptr[r + 1]):
+            s += data[k]
+        out[r] = s
+    return out
+
+
+@needs_avx2
+def test_hint_inside_prange_body_reaches_gufunc():
+    k = kernel(cache=False)(prange_body_hint)
+    d = k.dispatcher(parallel=True)
+    d.compile("float64[::1](float32[::1], int64[::1])")
+    md = d.get_metadata(d.signatures[0])
+    [(fn_name, hints)] = md["kernel_hints"]
+    assert "__numba_parfor_gufunc" in fn_name
+    assert hints["llvm.loop.vectorize.width"] == 8
+    assert "x double>" in d.inspect_llvm(d.signatures[0]) or "x float>" in d.inspect_llvm(d.signatures[0])
+
+
+def hint_without_loop(x):
+    s = x[0]
+    vectorize(4)
+    return s
+
+
+def hint_before_prange(x):
+    out = np.empty_like(x)
+    vectorize(4)
+    for i in numba.prange(x.shape[0]):
+        out[i] = x[i]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [(hint_without_loop, "must be followed directly by a for/while loop"), (hint_before_prange, "precedes a prange loop")],
+)
+def test_misplaced_hint_is_a_compile_error_naming_the_line(fn, message):
+    line = fn.__code__.co_firstlineno + next(
+        i for i, src in enumerate(__import__("inspect").getsource(fn).splitlines()) if "vectorize(4)" in src
+    )
+    k = kernel(cache=False)(fn)
+    with pytest.raises(errors.CompilerError, match=rf"loop hint at line {line} .*{message}"):
+        k(np.ones(4))
+
+
+@pytest.mark.parametrize("bad", ["vectorize(0)", "unroll(n)", "assume(1)"])
+def test_bad_hint_arguments_are_typing_errors(bad):
+    ns = {}
+    exec(  # noqa: S102
+        f"def f(x, n):\n    {bad}\n    s = 0.0\n    for i in range(n):\n        s += x[i]\n    return s",
+        {"vectorize": vectorize, "unroll": unroll, "assume": assume},
+        ns,
+    )
+    with pytest.raises(errors.TypingError):
+        kernel(parallel=False, cache=False)(ns["f"])(np.ones(3), 3)
