@@ -30,7 +30,11 @@ SCRIPT = textwrap.dedent(
 def _run(cache_dir, root):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
     res = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(root=root)], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", SCRIPT.format(root=root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(res.stdout.strip().splitlines()[-1])
 

@@ -15,11 +15,21 @@ import numpy as np
 import pytest
 from numba.core import errors
 
-from scanpy_kernels.toolkit import assume, interleave, kernel, lanes, likely, unlikely, unroll, vectorize
+from scanpy_kernels.toolkit import (
+    assume,
+    interleave,
+    kernel,
+    lanes,
+    likely,
+    unlikely,
+    unroll,
+    vectorize,
+)
 
 HOST = {k for k, v in llb.get_host_cpu_features().items() if v}
 needs_avx2 = pytest.mark.skipif(
-    "avx2" not in HOST or "avx512f" in HOST, reason="lane counts asserted for an AVX2 (non AVX-512) host"
+    "avx2" not in HOST or "avx512f" in HOST,
+    reason="lane counts asserted for an AVX2 (non AVX-512) host",
 )
 
 
@@ -30,7 +40,9 @@ def kernel_ir(fn, sig: str, **opts) -> str:
     d.compile(sig)
     ir = d.inspect_llvm(d.signatures[-1])
     fns = re.findall(r"^define .*?^\}", ir, re.M | re.S)
-    return "\n".join(f for f in fns if "@_ZN7cpython" not in f.split("(")[0] and "@cfunc." not in f.split("(")[0])
+    return "\n".join(
+        f for f in fns if "@_ZN7cpython" not in f.split("(")[0] and "@cfunc." not in f.split("(")[0]
+    )
 
 
 def plain_ir(fn, sig: str) -> str:
@@ -57,7 +69,9 @@ def sum_lanes(x):
 def test_vectorize_8_float32_reduction_without_fastmath():
     ir = kernel_ir(sum32, "float32(float32[::1])")
     assert "<8 x float>" in ir
-    assert "fast" not in re.findall(r"fadd ([a-z ]*)<8 x float>", ir)[0]  # strict IEEE ops, reordered loop
+    assert (
+        "fast" not in re.findall(r"fadd ([a-z ]*)<8 x float>", ir)[0]
+    )  # strict IEEE ops, reordered loop
     x = np.random.default_rng(0).random(10_001).astype(np.float32)
     k = kernel(parallel=False, cache=False)(sum32)
     assert k(x) == pytest.approx(x.astype(np.float64).sum(), rel=1e-5)
@@ -72,7 +86,9 @@ def test_plain_njit_leaves_same_source_scalar():
 
 
 @needs_avx2
-@pytest.mark.parametrize(("dtype", "vec"), [("float32", "<8 x float>"), ("float64", "<4 x double>")])
+@pytest.mark.parametrize(
+    ("dtype", "vec"), [("float32", "<8 x float>"), ("float64", "<4 x double>")]
+)
 def test_vectorize_array_picks_lanes_per_dtype(dtype, vec):
     ir = kernel_ir(sum_lanes, f"{dtype}({dtype}[::1])")
     assert vec in ir
@@ -115,8 +131,15 @@ def test_vectorize_array_on_avx512_targets(cpu, expected):
         print(json.dumps(out))
         """
     )
-    env = {**os.environ, "NUMBA_CPU_NAME": cpu, "NUMBA_CPU_FEATURES": _AVX512, "NUMBA_CACHE_DIR": os.devnull}
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    env = {
+        **os.environ,
+        "NUMBA_CPU_NAME": cpu,
+        "NUMBA_CPU_FEATURES": _AVX512,
+        "NUMBA_CACHE_DIR": os.devnull,
+    }
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert json.loads(res.stdout.strip().splitlines()[-1]) == expected
 
 
@@ -228,7 +251,9 @@ def test_hint_inside_prange_body_reaches_gufunc():
     [(fn_name, hints)] = md["kernel_hints"]
     assert "__numba_parfor_gufunc" in fn_name
     assert hints["llvm.loop.vectorize.width"] == 8
-    assert "x double>" in d.inspect_llvm(d.signatures[0]) or "x float>" in d.inspect_llvm(d.signatures[0])
+    assert "x double>" in d.inspect_llvm(d.signatures[0]) or "x float>" in d.inspect_llvm(
+        d.signatures[0]
+    )
 
 
 def hint_without_loop(x):
@@ -247,11 +272,16 @@ def hint_before_prange(x):
 
 @pytest.mark.parametrize(
     ("fn", "message"),
-    [(hint_without_loop, "must be followed directly by a for/while loop"), (hint_before_prange, "precedes a prange loop")],
+    [
+        (hint_without_loop, "must be followed directly by a for/while loop"),
+        (hint_before_prange, "precedes a prange loop"),
+    ],
 )
 def test_misplaced_hint_is_a_compile_error_naming_the_line(fn, message):
     line = fn.__code__.co_firstlineno + next(
-        i for i, src in enumerate(__import__("inspect").getsource(fn).splitlines()) if "vectorize(4)" in src
+        i
+        for i, src in enumerate(__import__("inspect").getsource(fn).splitlines())
+        if "vectorize(4)" in src
     )
     k = kernel(cache=False)(fn)
     with pytest.raises(errors.CompilerError, match=rf"loop hint at line {line} .*{message}"):
@@ -261,7 +291,7 @@ def test_misplaced_hint_is_a_compile_error_naming_the_line(fn, message):
 @pytest.mark.parametrize("bad", ["vectorize(0)", "unroll(n)", "assume(1)"])
 def test_bad_hint_arguments_are_typing_errors(bad):
     ns = {}
-    exec(  # noqa: S102
+    exec(
         f"def f(x, n):\n    {bad}\n    s = 0.0\n    for i in range(n):\n        s += x[i]\n    return s",
         {"vectorize": vectorize, "unroll": unroll, "assume": assume},
         ns,

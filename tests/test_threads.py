@@ -78,7 +78,9 @@ def test_off_main_thread_runs_serially():
 def test_dask_tasks_never_oversubscribe():
     da = pytest.importorskip("dask.array")
     x = da.zeros(40_000, chunks=10_000)
-    ids = x.map_blocks(lambda b: threads_used(b).astype(float), dtype=float).compute(scheduler="threads")
+    ids = x.map_blocks(lambda b: threads_used(b).astype(float), dtype=float).compute(
+        scheduler="threads"
+    )
     assert set(ids) == {0.0}  # every task ran the serial build: dask supplies the parallelism
 
 

@@ -61,7 +61,10 @@ def test_race_marker_needs_a_reason(tmp_path):
 
 def _cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "scanpy_kernels.verify", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "scanpy_kernels.verify", *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

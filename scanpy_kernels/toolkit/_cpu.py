@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from numba import types
+from numba import njit, types
 
 __all__ = ["lanes_for", "preferred_vector_bits"]
 
@@ -28,8 +28,6 @@ def _probe(x):
 @cache
 def preferred_vector_bits() -> int:
     """Bits per vector register LLVM uses for the JIT target (honours NUMBA_CPU_NAME/FEATURES)."""
-    from numba import njit
-
     sig = (types.float32[::1],)
     disp = njit(sig, fastmath=True, cache=False)(_probe)
     asm = disp.inspect_asm(disp.signatures[0])

@@ -76,9 +76,13 @@ class Kernel:
 
     def dispatcher(self, *, parallel: bool | None = None) -> CPUDispatcher:
         """The (cached) numba dispatcher of the parallel or the serial build."""
-        parallel = self.options["parallel"] if parallel is None else parallel and self.options["parallel"]
+        parallel = (
+            self.options["parallel"] if parallel is None else parallel and self.options["parallel"]
+        )
         if (disp := self._dispatchers.get(parallel)) is None:
-            disp = self._dispatchers[parallel] = self.fresh(parallel=parallel, cache=self.options["cache"])
+            disp = self._dispatchers[parallel] = self.fresh(
+                parallel=parallel, cache=self.options["cache"]
+            )
         return disp
 
     def fresh(
@@ -94,8 +98,11 @@ class Kernel:
             opts["parallel"] = parallel and self.options["parallel"]
         disp = CPUDispatcher(self.py_func, targetoptions=opts, pipeline_class=pipeline_class)
         if cache:
-            salt = repr(sorted(opts.items())) + f"|{pipeline_class.__module__}.{pipeline_class.__qualname__}"
-            disp._cache = KernelCache(self.py_func, salt)  # noqa: SLF001  (numba has no public hook)
+            salt = (
+                repr(sorted(opts.items()))
+                + f"|{pipeline_class.__module__}.{pipeline_class.__qualname__}"
+            )
+            disp._cache = KernelCache(self.py_func, salt)
         return disp
 
     def __call__(self, *args):

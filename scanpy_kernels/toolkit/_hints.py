@@ -44,7 +44,10 @@ def _emit_marker(builder: lir.IRBuilder, hints: dict[str, int]) -> None:
     call = builder.call(fn, [])
     nodes = [
         module.add_metadata(
-            [lir.MetaDataString(module, key), lir.Constant(_I1 if key.endswith(".enable") else _I32, val)]
+            [
+                lir.MetaDataString(module, key),
+                lir.Constant(_I1 if key.endswith(".enable") else _I32, val),
+            ]
         )
         for key, val in hints.items()
     ]

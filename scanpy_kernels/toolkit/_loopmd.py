@@ -135,9 +135,7 @@ def apply_loop_hints(module: lir.Module) -> list[tuple[str, dict[str, int]]]:
             loop_id = _LoopID(module, list(hints.values()))
             for latch in loops[header][1]:
                 latch.terminator.set_metadata("llvm.loop", loop_id)
-            applied.append(
-                (func.name, {k: int(n.operands[1].constant) for k, n in hints.items()})
-            )
+            applied.append((func.name, {k: int(n.operands[1].constant) for k, n in hints.items()}))
     return applied
 
 

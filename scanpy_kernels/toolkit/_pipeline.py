@@ -87,10 +87,7 @@ class LoopHintPlacement(AnalysisPass):
                         "followed directly by a for/while loop"
                     )
                     raise errors.CompilerError(msg, loc=stmt.loc)
-                if any(
-                    global_value(fir, s.value.func) in _PARALLEL_LOOPS
-                    for s in _calls(block)
-                ):
+                if any(global_value(fir, s.value.func) in _PARALLEL_LOOPS for s in _calls(block)):
                     msg = (
                         f"loop hint at line {line} of {fir.func_id.func_qualname} precedes "
                         "a prange loop; put it inside the prange body, before a sequential "

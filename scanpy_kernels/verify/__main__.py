@@ -10,7 +10,9 @@ from . import verify
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scanpy_kernels.verify", description=__doc__)
-    parser.add_argument("targets", nargs="*", help="module, package or .py path (default: all kernels)")
+    parser.add_argument(
+        "targets", nargs="*", help="module, package or .py path (default: all kernels)"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     report = verify(args.targets or None)

@@ -48,12 +48,14 @@ def _parallel_findings(md: dict, n_sites: int) -> list[tuple[str, str, int | Non
     user = [pf for pf in diag.initial_parfors if pf.patterns[0][:2] == ("prange", "user")]
     out = []
     if len(user) < n_sites:
-        out.append((
-            "parallel",
-            f"{n_sites - len(user)} of {n_sites} prange loop(s) were not converted to parallel "
-            "loops (e.g. a `break`/second exit, or an unsupported construct) and run serially",
-            None,
-        ))
+        out.append(
+            (
+                "parallel",
+                f"{n_sites - len(user)} of {n_sites} prange loop(s) were not converted to parallel "
+                "loops (e.g. a `break`/second exit, or an unsupported construct) and run serially",
+                None,
+            )
+        )
     serialized = {c for cs in diag.nested_fusion_info.values() for c in cs}
     out += [
         ("parallel", "prange nested in another parallel loop is serialized", pf.loc.line)
@@ -61,7 +63,11 @@ def _parallel_findings(md: dict, n_sites: int) -> list[tuple[str, str, int | Non
         if pf.id in serialized
     ]
     out += [
-        ("race", f"scalar race on {sorted(pf.races)} (numba runs it but the result is unordered)", pf.loc.line)
+        (
+            "race",
+            f"scalar race on {sorted(pf.races)} (numba runs it but the result is unordered)",
+            pf.loc.line,
+        )
         for pf in user
         if pf.races
     ]
@@ -77,7 +83,9 @@ def _runtime_findings(k: Kernel, parallel_build) -> list[tuple[str, str, int | N
     examples = k.example(np.random.default_rng(0)) if k.example else None
     if not examples:
         if k.options["parallel"]:
-            return [("example", "declare `example=` inputs so 1 vs all threads can be compared", None)]
+            return [
+                ("example", "declare `example=` inputs so 1 vs all threads can be compared", None)
+            ]
         return []
     n_all = numba.config.NUMBA_NUM_THREADS
     serial_build = k.fresh(parallel=False)
@@ -90,8 +98,8 @@ def _runtime_findings(k: Kernel, parallel_build) -> list[tuple[str, str, int | N
             many = _run(parallel_build, args)
         finally:
             numba.set_num_threads(previous)
-        for j, (a, b) in enumerate(zip(one, many, strict=True)):
-            a, b = np.asarray(a), np.asarray(b)
+        for j, (x, y) in enumerate(zip(one, many, strict=True)):
+            a, b = np.asarray(x), np.asarray(y)
             same = (
                 np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
                 if k.tolerance == 0
@@ -99,11 +107,13 @@ def _runtime_findings(k: Kernel, parallel_build) -> list[tuple[str, str, int | N
             )
             if not same:
                 bound = "bitwise" if k.tolerance == 0 else f"rtol {k.tolerance:g}"
-                findings.append((
-                    "threads",
-                    f"example {i}, output {j}: 1 thread vs {n_all} threads differ beyond {bound}",
-                    None,
-                ))
+                findings.append(
+                    (
+                        "threads",
+                        f"example {i}, output {j}: 1 thread vs {n_all} threads differ beyond {bound}",
+                        None,
+                    )
+                )
     return findings
 
 
@@ -122,8 +132,12 @@ def verify_kernel(k: Kernel, name: str) -> tuple[list[str], list[Finding]]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # numba's own parallel warnings: we judge ourselves
                 disp.compile(sig)
-        except Exception as e:  # noqa: BLE001  (any compile error is a finding)
-            findings.append(Finding(name, "compile", f"{type(e).__name__}: {str(e).strip().splitlines()[0]}", label))
+        except Exception as e:
+            findings.append(
+                Finding(
+                    name, "compile", f"{type(e).__name__}: {str(e).strip().splitlines()[0]}", label
+                )
+            )
             continue
         csig = disp.signatures[-1]
         md = disp.get_metadata(csig)
@@ -136,20 +150,35 @@ def verify_kernel(k: Kernel, name: str) -> tuple[list[str], list[Finding]]:
             for r in md.get("kernel_races", [])
         ]  # fmt: skip
         if disp.overloads[csig].library.has_dynamic_globals:
-            problems.append((
-                "cache",
-                "uses dynamic globals (ctypes pointers, large global arrays, numba.get_num_threads()): "
-                "numba cannot cache it, every process recompiles",
-                None,
-            ))
+            problems.append(
+                (
+                    "cache",
+                    "uses dynamic globals (ctypes pointers, large global arrays, numba.get_num_threads()): "
+                    "numba cannot cache it, every process recompiles",
+                    None,
+                )
+            )
         facts = module_facts(disp.inspect_llvm(csig))
         problems += [("python-api", c, None) for c in facts.python_calls]
         problems += [("alloc-in-loop", a, None) for a in facts.allocs_in_loops]
-        problems += [("index-error", f"may raise IndexError: {msg}", None) for exc, msg in facts.raised if exc == "IndexError"]
+        problems += [
+            ("index-error", f"may raise IndexError: {msg}", None)
+            for exc, msg in facts.raised
+            if exc == "IndexError"
+        ]
         n_sites, applied = len(md.get("kernel_hint_sites", [])), md.get("kernel_hints", [])
         if len(applied) < n_sites:
-            problems.append(("hint", f"{n_sites} loop hint(s) in the source, {len(applied)} became loop metadata", None))
-        problems += [("hint", f"LLVM did not honour {p} (loop left untransformed)", None) for p in facts.pending_hints]
+            problems.append(
+                (
+                    "hint",
+                    f"{n_sites} loop hint(s) in the source, {len(applied)} became loop metadata",
+                    None,
+                )
+            )
+        problems += [
+            ("hint", f"LLVM did not honour {p} (loop left untransformed)", None)
+            for p in facts.pending_hints
+        ]
         findings += [Finding(name, check, msg, label, line) for check, msg, line in problems]
     findings += [Finding(name, c, m, "", line) for c, m, line in _runtime_findings(k, disp)]
     return [str(s) for s in sigs], findings

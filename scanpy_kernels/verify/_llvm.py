@@ -23,7 +23,12 @@ _NUMBA_PY_HELPERS = {
     "numba_runtime_build_excinfo_struct", "numba_py_type", "numba_extract_record_data",
 }  # fmt: skip
 # the parallel launcher releases/reacquires the GIL around the parallel region
-_LAUNCHER_OK = {"PyEval_SaveThread", "PyEval_RestoreThread", "numba_gil_ensure", "numba_gil_release"}
+_LAUNCHER_OK = {
+    "PyEval_SaveThread",
+    "PyEval_RestoreThread",
+    "numba_gil_ensure",
+    "numba_gil_release",
+}
 _GUFUNC_ERROR_PATH = {
     "PyErr_Clear", "PyErr_SetNone", "PyErr_SetString", "PyBytes_FromStringAndSize",
     "numba_gil_ensure", "numba_gil_release", "numba_do_raise",
@@ -43,7 +48,7 @@ def _role(name: str) -> str:
 
 
 def _key(v) -> int:
-    return ctypes.cast(v._ptr, ctypes.c_void_p).value  # noqa: SLF001  (blocks have no names)
+    return ctypes.cast(v._ptr, ctypes.c_void_p).value
 
 
 def _loop_depth(fn) -> dict[int, int]:
@@ -51,7 +56,11 @@ def _loop_depth(fn) -> dict[int, int]:
     blocks = list(fn.blocks)
     names = [_key(b) for b in blocks]
     succ = {
-        _key(b): [_key(o) for o in list(b.instructions)[-1].operands if o.value_kind == llb.ValueKind.basic_block]
+        _key(b): [
+            _key(o)
+            for o in list(b.instructions)[-1].operands
+            if o.value_kind == llb.ValueKind.basic_block
+        ]
         for b in blocks
     }
     pred: dict[int, list[int]] = {n: [] for n in names}
@@ -116,7 +125,9 @@ def _raised(ir_text: str, kernel_fns: set[str]) -> set[tuple[str, str]]:
     """Exceptions the kernel functions can raise, decoded from numba's pickled constants."""
     data = {
         m[1]: _unescape(m[2])
-        for m in re.finditer(r'^@(\.const\.pickledata\.\w+) = [^"]*c"((?:[^"\\]|\\..)*)"', ir_text, re.M)
+        for m in re.finditer(
+            r'^@(\.const\.pickledata\.\w+) = [^"]*c"((?:[^"\\]|\\..)*)"', ir_text, re.M
+        )
     }
     raised = set()
     for m in re.finditer(r"^define [^@]*@\"?([^\s(\"]+)\"?\(.*?^\}", ir_text, re.M | re.S):
@@ -124,9 +135,9 @@ def _raised(ir_text: str, kernel_fns: set[str]) -> set[tuple[str, str]]:
             continue
         for buf in re.findall(r"store ptr @\.const\.picklebuf\.(\w+), ptr %excinfo", m[0]):
             try:
-                exc = pickle.loads(data[f".const.pickledata.{buf}"])  # noqa: S301  (our own module)
+                exc = pickle.loads(data[f".const.pickledata.{buf}"])
                 raised.add((exc[0].__name__, str(exc[1])))
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 raised.add(("<undecodable>", repr(e)))
     return raised
 
@@ -173,13 +184,19 @@ def module_facts(ir_text: str) -> ModuleFacts:
                 allocs.append(f"{name[:48]}: {c}")
     kernel_fns = {n for n, f in fns.items() if f.role == "kernel"}
     pending = _pending_hints(ir_text)
-    return ModuleFacts(sorted(set(python_calls)), sorted(set(allocs)), _raised(ir_text, kernel_fns), pending)
+    return ModuleFacts(
+        sorted(set(python_calls)), sorted(set(allocs)), _raised(ir_text, kernel_fns), pending
+    )
 
 
 def _pending_hints(ir_text: str) -> list[str]:
     """Loop hints LLVM left unapplied: after a transformation it drops the request."""
     return [
         f"llvm.loop.{m[1]} {m[2]}"
-        for m in re.finditer(r'^!\d+ = !\{!"llvm\.loop\.(vectorize\.width|unroll\.count|interleave\.count)", i32 (\d+)\}$', ir_text, re.M)
+        for m in re.finditer(
+            r'^!\d+ = !\{!"llvm\.loop\.(vectorize\.width|unroll\.count|interleave\.count)", i32 (\d+)\}$',
+            ir_text,
+            re.M,
+        )
         if not (m[1] == "vectorize.width" and m[2] == "1")
     ]

@@ -30,7 +30,9 @@ def prange_with_break(x):
     return s
 
 
-@kernel(signatures=["float64[:, ::1](float64[:, ::1])"], example=lambda rng: [(rng.random((40, 30)),)])
+@kernel(
+    signatures=["float64[:, ::1](float64[:, ::1])"], example=lambda rng: [(rng.random((40, 30)),)]
+)
 def nested_prange(x):
     """(a) the inner prange is serialized inside the outer one."""
     out = np.empty_like(x)

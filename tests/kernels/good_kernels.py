@@ -12,7 +12,9 @@ def _csr(rng, dtype=np.float64, n_rows=200, n_cols=50):
     nnz_per_row = rng.integers(0, n_cols // 2, n_rows)
     indptr = np.zeros(n_rows + 1, np.int64)
     np.cumsum(nnz_per_row, out=indptr[1:])
-    indices = np.concatenate([np.sort(rng.choice(n_cols, k, replace=False)) for k in nnz_per_row]).astype(np.int32)
+    indices = np.concatenate(
+        [np.sort(rng.choice(n_cols, k, replace=False)) for k in nnz_per_row]
+    ).astype(np.int32)
     data = rng.random(indptr[-1]).astype(dtype)
     return data, indices, indptr, n_cols
 
@@ -36,7 +38,7 @@ def csr_row_sums(data, indptr):
 
 @kernel(
     signatures=["float64[::1](float64[::1], int32[::1], int64[::1], int64)"],
-    example=lambda rng: [_csr(rng)[:3] + (50,)],
+    example=lambda rng: [(*_csr(rng)[:3], 50)],
     tolerance=1e-12,
 )
 def csr_col_sums(data, indices, indptr, n_cols):
@@ -51,9 +53,14 @@ def csr_col_sums(data, indices, indptr, n_cols):
     return combine_partials(partials, n_cols)
 
 
+def _scale_example(rng):
+    data, _, indptr, _ = _csr(rng)
+    return data, indptr, rng.random(indptr.shape[0] - 1)
+
+
 @kernel(
     signatures=["float64[::1](float64[::1], int64[::1], float64[::1])"],
-    example=lambda rng: [(lambda d, i, p, n: (d, p, rng.random(p.shape[0] - 1)))(*_csr(rng))],
+    example=lambda rng: [_scale_example(rng)],
 )
 def csr_scale_rows(data, indptr, scale):
     """Disjoint writes a static check cannot prove: each row owns its indptr range."""
