@@ -8,7 +8,14 @@ import numba
 import numpy as np
 import pytest
 
-from scanpy_kernels.toolkit import kernel, plan_threads, set_thread_limit_provider, thread_limit
+from scanpy_kernels.toolkit import (
+    combine_partials,
+    kernel,
+    plan_threads,
+    set_thread_limit_provider,
+    thread_limit,
+    thread_partials,
+)
 
 
 @kernel(cache=False)
@@ -90,3 +97,22 @@ def test_kernels_pickle_by_reference():
     from .kernels import good_kernels
 
     assert pickle.loads(pickle.dumps(good_kernels.csr_row_sums)) is good_kernels.csr_row_sums
+
+
+@kernel(cache=False)
+def partial_rows(x):
+    p = thread_partials(3, np.float64)
+    for i in numba.prange(x.shape[0]):
+        p[numba.get_thread_id(), i % 3] += x[i]
+    return combine_partials(p, 3), p.shape[0]
+
+
+@needs_2
+def test_thread_partials_have_one_row_per_thread():
+    sums, rows = partial_rows(np.ones(1000))
+    assert rows == N
+    assert sums.tolist() == [334.0, 333.0, 333.0]
+    with thread_limit(1):  # the serial build needs (and gets) one row
+        sums, rows = partial_rows(np.ones(1000))
+    assert rows == 1
+    assert sums.tolist() == [334.0, 333.0, 333.0]

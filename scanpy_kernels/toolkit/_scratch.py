@@ -22,6 +22,7 @@ import llvmlite.ir as lir
 import numpy as np
 from numba import types
 from numba.core import cgutils
+from numba.core.typed_passes import _reload_parfors
 from numba.extending import intrinsic, register_jitable
 from numba.np.ufunc.parallel import _launch_threads
 
@@ -32,15 +33,22 @@ _PAD_BYTES = 128
 
 @intrinsic
 def num_threads(typingctx):
-    """``numba.get_num_threads()`` that keeps the kernel cacheable.
+    """Threads the running build may use: ``numba.get_num_threads()``, or 1 in a serial build.
 
-    numba's own overload calls the threading layer through a ctypes pointer, a
-    "dynamic global" that makes numba refuse to cache the kernel (every process would
-    recompile it).  This calls the runtime symbol numba registers instead.
+    numba's own ``get_num_threads()`` overload calls the threading layer through a
+    ctypes pointer, a "dynamic global" that makes numba refuse to cache the kernel
+    (every process would recompile it).  This calls the threading layer's
+    ``get_num_threads`` symbol instead and registers numba's parfor reload hook, so a
+    build loaded from the cache launches the threading layer (which defines the
+    symbol) first.  A serial build (``parallel=False``) gets the constant 1: it runs on
+    one thread, so per-thread buffers need one row.
     """
     _launch_threads()  # registers the `get_num_threads` symbol with LLVM
 
     def codegen(context, builder, sig, args):
+        if not getattr(context.auto_parallel, "enabled", False):
+            return context.get_constant(types.intp, 1)
+        context.active_code_library._reload_init.add(_reload_parfors)  # noqa: SLF001
         fn = cgutils.get_or_insert_function(
             builder.module, lir.FunctionType(cgutils.intp_t, []), "get_num_threads"
         )
@@ -56,14 +64,15 @@ def padded(n, itemsize):
     return (n + per_block - 1) // per_block * per_block
 
 
-@register_jitable
+# inlined into the kernel: num_threads() must be lowered with the kernel's own flags
+@register_jitable(inline="always")
 def thread_partials(n, dtype):
     """Zeroed ``(n_threads, >=n)`` buffer, one padded row per thread."""
     itemsize = np.empty(0, dtype).itemsize
     return np.zeros((num_threads(), padded(n, itemsize)), dtype)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def thread_scratch(n, dtype):
     """Uninitialised ``(n_threads, >=n)`` work buffer, one padded row per thread."""
     itemsize = np.empty(0, dtype).itemsize
