@@ -1,0 +1,440 @@
+"""The golden-output cases: which scanpy call, on which input, in which family.
+
+A :class:`Case` is ``(id, family, func, kwargs, input)``. ``func`` is a dotted
+path below ``scanpy`` (``pp.highly_variable_genes``); ``kwargs`` values are plain
+values or *resolvers* (:class:`VarMask`, :class:`Category`) that are turned into
+values against the concrete input at run time. Families group the cases a patch
+migrates (the ``Migrates:`` trailer of the patch): ``hvg`` and
+``rank_genes_groups``.
+
+Bad-input cases are ordinary cases whose call raises: the runner records the
+exception type and message, and the comparator requires the same error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from inputs import Generated, InputSpec, Layout, Real
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from anndata import AnnData
+
+FAMILIES = ("hvg", "rank_genes_groups")
+
+# --- kwarg resolvers ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VarMask:
+    """Boolean gene mask: every gene except each ``every``-th one."""
+
+    every: int = 3
+
+    def resolve(self, adata: AnnData) -> np.ndarray:
+        return np.arange(adata.n_vars) % self.every != 0
+
+
+@dataclass(frozen=True)
+class Category:
+    """The ``index``-th category of ``adata.obs[column]``."""
+
+    column: str
+    index: int = 0
+
+    def resolve(self, adata: AnnData) -> str:
+        return str(adata.obs[self.column].cat.categories[self.index])
+
+
+@dataclass(frozen=True)
+class Categories:
+    column: str
+    indices: tuple[int, ...]
+
+    def resolve(self, adata: AnnData) -> list[str]:
+        cats = adata.obs[self.column].cat.categories
+        return [str(cats[i]) for i in self.indices]
+
+
+type Resolver = VarMask | Category | Categories
+
+
+def resolve_kwargs(kwargs: Mapping[str, Any], adata: AnnData) -> dict[str, Any]:
+    return {
+        k: v.resolve(adata) if isinstance(v, VarMask | Category | Categories) else v
+        for k, v in kwargs.items()
+    }
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    family: str
+    func: str  # below `scanpy`, e.g. "pp.highly_variable_genes"
+    input: InputSpec
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"sc.{self.func}(adata[{self.input.tag}], {args})"
+
+
+# --- inputs -----------------------------------------------------------------------
+
+CSR32 = Layout("csr", "float32", "int32")
+CSR64_I64 = Layout("csr", "float64", "int64")
+CSC32 = Layout("csc", "float32", "int32")
+CSC64_I64 = Layout("csc", "float64", "int64")
+DENSE32 = Layout("dense", "float32")
+DENSE64 = Layout("dense", "float64")
+CSR_ARRAY64 = Layout("csr_array", "float64", "int32")
+NONCANON32 = Layout("csr", "float32", "int32", noncanonical=True)
+ALL_LAYOUTS = (
+    CSR32,
+    CSR64_I64,
+    CSC32,
+    CSC64_I64,
+    DENSE32,
+    DENSE64,
+    CSR_ARRAY64,
+    NONCANON32,
+)
+
+SMALL = {"n_obs": 300, "n_vars": 120, "density": 0.25, "seed": 0}
+SPARSE = {"n_obs": 800, "n_vars": 300, "density": 0.04, "seed": 1}
+MEDIUM = {"n_obs": 1500, "n_vars": 400, "density": 0.12, "seed": 2}
+
+
+def gen(size: Mapping[str, Any], layout: Layout = CSR32, **kw: Any) -> Generated:
+    return Generated(**size, layout=layout, **kw)
+
+
+REAL_FILES = {
+    # file: (groupby label, batch label)
+    "kang_muscat_example_1556x1267_counts.h5ad": ("cluster_id", "sample_id"),
+    "kang_muscat_8684x2511_counts.h5ad": ("cluster_id", "sample_id"),
+    "kang_harmony_2000x9015_counts.h5ad": ("condition", "condition"),
+    "scanpy_10x10k_subset_10000x1000_counts.h5ad": (None, None),
+}
+
+# --- hvg ----------------------------------------------------------------------------
+
+HVG = "pp.highly_variable_genes"
+HVG_EXP = "experimental.pp.highly_variable_genes"
+
+
+def _kw_tag(kwargs: Mapping[str, Any]) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, VarMask):
+            return f"mask{v.every}"
+        if isinstance(v, Category):
+            return f"{v.column}[{v.index}]"
+        if isinstance(v, Categories):
+            return f"{v.column}{list(v.indices)}"
+        if isinstance(v, list | tuple):
+            return "+".join(map(str, v))
+        return str(v)
+
+    return ",".join(f"{k}={fmt(v)}" for k, v in kwargs.items()) or "defaults"
+
+
+def _case(family: str, func: str, spec: InputSpec, label: str, **kwargs: Any) -> Case:
+    return Case(
+        id=f"{family}/{label}/{spec.tag}/{_kw_tag(kwargs)}",
+        family=family,
+        func=func,
+        input=spec,
+        kwargs=kwargs,
+    )
+
+
+def hvg_dispersion_cases() -> Iterator[Case]:
+    """flavors seurat/cell_ranger on log data."""
+    inputs = [gen(SMALL, lay, values="log1p") for lay in ALL_LAYOUTS]
+    inputs += [gen(SPARSE, CSR32, values="log1p"), gen(SPARSE, CSC32, values="log1p")]
+    variants = [{}, {"n_top_genes": 25}, {"batch_key": "batch"}]
+    variants += [{"batch_key": "batch", "n_top_genes": 25}]
+    for flavor, spec, kw in product(("seurat", "cell_ranger"), inputs, variants):
+        yield _case("hvg", HVG, spec, flavor, flavor=flavor, **kw)
+    base = gen(SMALL, CSR32, values="log1p")
+    layered = gen(SMALL, CSR32, values="counts", layers=(("lognorm", "log1p"),))
+    for flavor in ("seurat", "cell_ranger"):
+        opts: list[tuple[InputSpec, dict[str, Any]]] = [
+            (base, {"n_bins": 5}),
+            (base, {"n_bins": 40}),
+            (base, {"min_mean": 0.05, "max_mean": 2.0, "min_disp": 0.2}),
+            (base, {"max_disp": 3.0, "min_disp": -0.5}),
+            (base, {"subset": True}),
+            (base, {"n_top_genes": 25, "subset": True}),
+            (base, {"inplace": False}),
+            (base, {"inplace": False, "subset": True, "n_top_genes": 25}),
+            (base, {"inplace": False, "batch_key": "batch", "n_top_genes": 25}),
+            (base, {"batch_key": "batch", "subset": True}),
+            (base, {"filter_unexpressed_genes": True}),
+            (base, {"filter_unexpressed_genes": False, "batch_key": "batch"}),
+            (base, {"n_top_genes": 1000}),  # more than there are genes
+            (layered, {"layer": "lognorm"}),
+            (layered, {"layer": "lognorm", "batch_key": "batch", "n_top_genes": 25}),
+            # bad input: errors must match
+            (base, {"batch_key": "no_such_column"}),
+            (layered, {"layer": "no_such_layer"}),
+        ]
+        for spec, kw in opts:
+            yield _case("hvg", HVG, spec, flavor, flavor=flavor, **kw)
+    yield _case("hvg", HVG, base, "bogus", flavor="bogus")
+
+
+def hvg_seurat_v3_cases() -> Iterator[Case]:
+    """flavors seurat_v3/seurat_v3_paper on counts."""
+    inputs = [gen(SMALL, lay) for lay in ALL_LAYOUTS] + [gen(SPARSE, CSR32)]
+    variants = [{"n_top_genes": 30}, {"n_top_genes": 30, "batch_key": "batch"}]
+    for flavor, spec, kw in product(("seurat_v3", "seurat_v3_paper"), inputs, variants):
+        yield _case("hvg", HVG, spec, flavor, flavor=flavor, **kw)
+    base = gen(SMALL, CSR32)
+    layered = gen(SMALL, CSR32, values="log1p", layers=(("counts", "counts"),))
+    lognorm = gen(SMALL, CSR32, values="log1p")
+    for flavor in ("seurat_v3", "seurat_v3_paper"):
+        opts: list[tuple[InputSpec, dict[str, Any]]] = [
+            (base, {"n_top_genes": 30, "span": 0.5}),
+            (base, {"n_top_genes": 30, "span": 0.8, "batch_key": "batch"}),
+            (base, {"n_top_genes": 30, "subset": True}),
+            (base, {"n_top_genes": 30, "subset": True, "batch_key": "batch"}),
+            (base, {"n_top_genes": 30, "inplace": False}),
+            (base, {"n_top_genes": 30, "inplace": False, "batch_key": "batch"}),
+            (base, {}),  # default n_top_genes (2000) > n_vars
+            (layered, {"n_top_genes": 30, "layer": "counts"}),
+            (layered, {"n_top_genes": 30, "layer": "counts", "batch_key": "batch"}),
+            (lognorm, {"n_top_genes": 30}),  # non-integer data: warning
+            (lognorm, {"n_top_genes": 30, "check_values": False}),
+            (base, {"n_top_genes": 30, "batch_key": "no_such_column"}),
+        ]
+        for spec, kw in opts:
+            yield _case("hvg", HVG, spec, flavor, flavor=flavor, **kw)
+
+
+def hvg_pearson_cases() -> Iterator[Case]:
+    """sc.experimental.pp.highly_variable_genes (Pearson residuals) on counts."""
+    layouts = (CSR32, CSC64_I64, DENSE32, DENSE64, CSR_ARRAY64, NONCANON32)
+    inputs = [gen(SMALL, lay) for lay in layouts] + [gen(SPARSE, CSR32)]
+    for spec, kw in product(
+        inputs, [{"n_top_genes": 30}, {"n_top_genes": 30, "batch_key": "batch"}]
+    ):
+        yield _case("hvg", HVG_EXP, spec, "pearson", **kw)
+    base = gen(SMALL, CSR32)
+    dense = gen(SMALL, DENSE64)
+    layered = gen(SMALL, CSR32, values="log1p", layers=(("counts", "counts"),))
+    opts: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"n_top_genes": 30, "theta": 10.0}),
+        (base, {"n_top_genes": 30, "theta": 1e4}),
+        (base, {"n_top_genes": 30, "clip": 3.0}),
+        (base, {"n_top_genes": 30, "clip": 0.0}),
+        (base, {"n_top_genes": 30, "chunksize": 17}),
+        (base, {"n_top_genes": 30, "chunksize": 1}),
+        (dense, {"n_top_genes": 30, "chunksize": 7, "clip": 2.5}),
+        (base, {"n_top_genes": 30, "batch_key": "batch", "theta": 10.0, "clip": 5.0}),
+        (base, {"n_top_genes": 30, "batch_key": "batch", "chunksize": 33}),
+        (base, {"n_top_genes": 30, "subset": True}),
+        (base, {"n_top_genes": 30, "inplace": False}),
+        (base, {"n_top_genes": 30, "inplace": False, "batch_key": "batch"}),
+        (layered, {"n_top_genes": 30, "layer": "counts"}),
+        (layered, {"n_top_genes": 30}),  # non-integer data: warning
+        (base, {"n_top_genes": 30, "theta": 0.0}),  # error
+        (base, {"n_top_genes": 30, "clip": -1.0}),  # error
+        (base, {}),
+    ]
+    for spec, kw in opts:
+        yield _case("hvg", HVG_EXP, spec, "pearson", **kw)
+
+
+def hvg_real_cases() -> Iterator[Case]:
+    for file, (_, batch) in REAL_FILES.items():
+        logn = Real(file, CSR32, values="log1p")
+        counts = Real(file, CSR32)
+        yield _case("hvg", HVG, logn, "seurat", flavor="seurat")
+        yield _case("hvg", HVG, logn, "cell_ranger", flavor="cell_ranger", n_top_genes=500)
+        yield _case("hvg", HVG, counts, "seurat_v3", flavor="seurat_v3", n_top_genes=500)
+        yield _case("hvg", HVG_EXP, counts, "pearson", n_top_genes=500)
+        if batch is not None:
+            yield _case("hvg", HVG, logn, "seurat", flavor="seurat", batch_key=batch)
+            yield _case(
+                "hvg",
+                HVG,
+                counts,
+                "seurat_v3_paper",
+                flavor="seurat_v3_paper",
+                n_top_genes=500,
+                batch_key=batch,
+            )
+            yield _case("hvg", HVG_EXP, counts, "pearson", n_top_genes=500, batch_key=batch)
+    example = "kang_muscat_example_1556x1267_counts.h5ad"
+    yield _case(
+        "hvg",
+        HVG,
+        Real(example, CSC64_I64, values="log1p"),
+        "cell_ranger",
+        flavor="cell_ranger",
+        n_top_genes=300,
+        batch_key="sample_id",
+    )
+    yield _case(
+        "hvg",
+        HVG,
+        Real(example, CSC64_I64),
+        "seurat_v3",
+        flavor="seurat_v3",
+        n_top_genes=300,
+        batch_key="sample_id",
+    )
+
+
+# --- rank_genes_groups ------------------------------------------------------------------
+
+RGG = "tl.rank_genes_groups"
+METHODS: tuple[dict[str, Any], ...] = (
+    {"method": "wilcoxon"},
+    {"method": "wilcoxon", "tie_correct": True},
+    {"method": "t-test"},
+    {"method": "t-test_overestim_var"},
+    {"method": "logreg"},
+)
+
+
+def _rgg(spec: InputSpec, groupby: str = "group", **kw: Any) -> Case:
+    return _case("rank_genes_groups", RGG, spec, "rgg", groupby=groupby, **kw)
+
+
+# logreg is sklearn's solver (seconds per call on dense input): fewer layouts
+LOGREG_LAYOUTS = (CSR32, CSC64_I64, DENSE64)
+
+
+def rgg_matrix_cases() -> Iterator[Case]:
+    """Every method x reference (rest / a named group) x storage layout."""
+    layouts = (CSR32, CSR64_I64, CSC64_I64, DENSE32, DENSE64, CSR_ARRAY64, NONCANON32)
+    inputs = [gen(MEDIUM, lay, values="log1p") for lay in layouts]
+    inputs.append(gen(SPARSE, CSR32, values="log1p"))
+    for spec, meth, ref in product(inputs, METHODS, ("rest", "B")):
+        if meth["method"] == "logreg" and spec.layout not in LOGREG_LAYOUTS:
+            continue
+        yield _rgg(spec, **meth, reference=ref)
+
+
+def rgg_option_cases() -> Iterator[Case]:
+    base = gen(MEDIUM, CSR32, values="log1p")
+    dense = gen(MEDIUM, DENSE64, values="log1p")
+    with_raw = gen(MEDIUM, CSR32, values="counts", raw="log1p")
+    layered = gen(MEDIUM, CSR32, values="counts", layers=(("lognorm", "log1p"),))
+    for meth in METHODS:
+        for spec in (base, dense) if meth["method"] != "logreg" else (base,):
+            yield _rgg(spec, **meth, groups=["A", "C"])
+            yield _rgg(spec, **meth, groups=["A", "C"], reference="B")
+            yield _rgg(spec, **meth, mask_var=VarMask(3))
+        yield _rgg(base, **meth, mask_var="expressed_mask")
+        yield _rgg(base, **meth, pts=True)
+        yield _rgg(base, **meth, pts=True, reference="B")
+        yield _rgg(with_raw, **meth)  # use_raw defaults to True when raw is set
+        yield _rgg(with_raw, **meth, use_raw=False)  # counts in X: warning
+        yield _rgg(layered, **meth, layer="lognorm", use_raw=False)
+        yield _rgg(base, **meth, n_genes=10)
+        yield _rgg(base, **meth, n_genes=10, rankby_abs=True)
+        yield _rgg(base, **meth, n_genes=1000)  # more than there are genes
+        # groups of 2 cells work; 1-cell groups make scanpy raise (compared below)
+        yield _rgg(base, "group_small", **meth, groups=["pair", "A", "B"])
+        yield _rgg(base, "group_small", **meth, groups=["A", "pair"], reference="pair")
+    for meth in METHODS[:4]:
+        yield _rgg(base, **meth, corr_method="bonferroni")
+        yield _rgg(base, **meth, corr_method="bonferroni", reference="B", pts=True)
+        yield _rgg(with_raw, **meth, use_raw=True, groups=["B", "D"], pts=True)
+    yield _rgg(base, method="logreg", groups=["A", "B"])  # binary logistic regression
+    yield _rgg(base, method="wilcoxon", key_added="rgg_custom", pts=True)
+    yield _rgg(base, method="t-test", copy=True)
+    # bad input: the same error on both sides
+    yield _rgg(base, "group_small", method="wilcoxon")  # 1-cell group selected
+    yield _rgg(base, "group_small", method="t-test", groups=["single", "A"])
+    yield _rgg(base, method="logreg", groups=["A"])  # single cluster
+    yield _rgg(base, method="wilcoxon", reference="Z")
+    yield _rgg(base, method="bogus")
+    yield _rgg(base, method="t-test", corr_method="bogus")
+    yield _rgg(base, method="t-test", groups="A")
+    yield _rgg(base, method="t-test", use_raw=True)  # no .raw
+    yield _rgg(with_raw, method="t-test", layer="lognorm", use_raw=True)
+    yield _rgg(base, "no_such_column", method="t-test")
+
+
+def rgg_real_cases() -> Iterator[Case]:
+    example = "kang_muscat_example_1556x1267_counts.h5ad"
+    big = "kang_muscat_8684x2511_counts.h5ad"
+    harmony = "kang_harmony_2000x9015_counts.h5ad"
+    ex = Real(example, CSR32, values="log1p")
+    for meth in METHODS:
+        yield _rgg(ex, "cluster_id", **meth)
+    yield _rgg(
+        ex,
+        "cluster_id",
+        method="wilcoxon",
+        reference=Category("cluster_id", 2),
+        pts=True,
+    )
+    yield _rgg(ex, "cluster_id", method="t-test", groups=Categories("cluster_id", (0, 4)))
+    yield _rgg(ex, "group_id", method="wilcoxon", tie_correct=True)
+    yield _rgg(
+        Real(example, CSC64_I64, values="log1p"),
+        "cluster_id",
+        method="t-test_overestim_var",
+    )
+    b = Real(big, CSR32, values="log1p")
+    yield _rgg(b, "cluster_id", method="wilcoxon", tie_correct=True, pts=True)
+    yield _rgg(b, "cluster_id", method="t-test")
+    yield _rgg(
+        b,
+        "sample_id",
+        method="t-test_overestim_var",
+        reference=Category("sample_id", 0),
+    )
+    h = Real(harmony, CSR32, values="log1p")
+    yield _rgg(h, "condition", method="wilcoxon", reference="ctrl")
+    yield _rgg(h, "condition", method="t-test_overestim_var", pts=True)
+
+
+# --- registry -------------------------------------------------------------------------
+
+
+def all_cases() -> list[Case]:
+    cases = [
+        *hvg_dispersion_cases(),
+        *hvg_seurat_v3_cases(),
+        *hvg_pearson_cases(),
+        *hvg_real_cases(),
+        *rgg_matrix_cases(),
+        *rgg_option_cases(),
+        *rgg_real_cases(),
+    ]
+    seen: set[str] = set()
+    for c in cases:
+        if c.id in seen:
+            msg = f"duplicate case id {c.id}"
+            raise ValueError(msg)
+        if c.family not in FAMILIES:
+            msg = f"case {c.id} has unknown family {c.family}"
+            raise ValueError(msg)
+        seen.add(c.id)
+    return cases
+
+
+def select(families: list[str] | None = None, pattern: str | None = None) -> list[Case]:
+    import fnmatch
+
+    cases = all_cases()
+    if families:
+        unknown = set(families) - set(FAMILIES)
+        if unknown:
+            msg = f"unknown families {sorted(unknown)}; known: {FAMILIES}"
+            raise ValueError(msg)
+        cases = [c for c in cases if c.family in families]
+    if pattern:
+        cases = [c for c in cases if fnmatch.fnmatch(c.id, pattern)]
+    return cases

@@ -1,0 +1,248 @@
+"""Run the migration cases in the current environment and save every output.
+
+Run it with the interpreter of the environment under test (pristine or patched
+scanpy)::
+
+    python migration_tests/run_cases.py --out build/migration/pristine.pkl \
+        [--family hvg] [--pattern 'hvg/seurat*'] [--list]
+
+For each case the input is built (once per input spec) and the call gets a fresh
+deep copy. Saved per case: the whole ``obs``/``var``/``uns`` after the call (so
+added columns, modified columns and ``uns`` entries, recursively, structured
+arrays included), the return value (DataFrame or AnnData), ``X`` if it was
+replaced or changed, whether the input matrices (``X``, layers, ``raw.X``) were
+mutated in place, the warnings raised, and the exception type + message if the
+call failed. The output is a pickle of plain Python/numpy values; compare two of
+them with ``migration_tests/compare.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pickle
+import platform
+import sys
+import time
+import traceback
+import warnings
+from copy import deepcopy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from cases import Case, resolve_kwargs, select
+from inputs import InputSpec, InputUnavailable, build
+from record import (
+    Fields,
+    flatten_anndata,
+    flatten_matrix,
+    flatten_value,
+    snapshot,
+    unchanged,
+)
+from scipy import sparse
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+FORMAT_VERSION = 1
+
+
+def copy_matrix(m: Any) -> Any:
+    """Deep copy that keeps index dtypes and non-canonical structure as they are."""
+    if sparse.issparse(m):
+        out = type(m)((m.data.copy(), m.indices.copy(), m.indptr.copy()), shape=m.shape)
+        out.indices, out.indptr = m.indices.copy(), m.indptr.copy()
+        return out
+    return np.array(m, copy=True)
+
+
+def _layers(adata: AnnData) -> dict[str, Any]:
+    """Named layers (anndata >= 0.13 also exposes X as ``layers[None]``)."""
+    return {k: v for k, v in adata.layers.items() if k is not None}
+
+
+def fresh_copy(a: AnnData) -> AnnData:
+    from anndata import AnnData
+
+    b = AnnData(
+        X=copy_matrix(a.X),
+        obs=a.obs.copy(),
+        var=a.var.copy(),
+        uns=deepcopy(dict(a.uns)),
+    )
+    for k, v in _layers(a).items():
+        b.layers[k] = copy_matrix(v)
+    if a.raw is not None:
+        b.raw = AnnData(X=copy_matrix(a.raw.X), obs=a.obs.copy(), var=a.raw.var.copy())
+    return b
+
+
+def _matrices(adata: AnnData) -> dict[str, Any]:
+    mats = {"X": adata.X, **{f"layers/{k}": v for k, v in _layers(adata).items()}}
+    if adata.raw is not None:
+        mats["raw.X"] = adata.raw.X
+    return mats
+
+
+def _resolve_func(path: str) -> Any:
+    mod_path, _, name = f"scanpy.{path}".rpartition(".")
+    return getattr(importlib.import_module(mod_path), name)
+
+
+def _warning_text(w: warnings.WarningMessage) -> str:
+    msg = str(w.message).replace(sys.prefix, "<prefix>")
+    return f"{w.category.__module__}.{w.category.__qualname__}: {msg}"
+
+
+def run_case(case: Case, base: AnnData) -> dict[str, Any]:
+    adata = fresh_copy(base)
+    before = _matrices(adata)
+    snaps = {k: snapshot(v) for k, v in before.items()}
+    kwargs = resolve_kwargs(case.kwargs, adata)
+    func = _resolve_func(case.func)
+    fields: Fields = {}
+    ret: Any = None
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ret = func(adata, **kwargs)
+        except Exception as e:
+            fields["error/type"] = f"{type(e).__module__}.{type(e).__qualname__}"
+            fields["error/message"] = str(e)
+    elapsed = time.perf_counter() - t0
+    fields["warnings"] = tuple(sorted({_warning_text(w) for w in caught}))
+    for key, m in before.items():
+        fields[f"mutated/{key}"] = not unchanged(m, snaps[key])
+    if adata.X is not before["X"] or fields["mutated/X"]:
+        flatten_matrix("X", adata.X, fields)
+    flatten_anndata("", adata, fields)
+    if ret is None or (isinstance(ret, type(adata)) and ret is adata):
+        fields["return@type"] = "None" if ret is None else "input AnnData"
+    elif isinstance(ret, type(adata)):
+        fields["return@type"] = "AnnData"
+        flatten_anndata("return/", ret, fields)
+        flatten_matrix("return/X", ret.X, fields)
+    else:
+        flatten_value("return", ret, fields)
+    status = "error" if "error/type" in fields else "ok"
+    return {"status": status, "fields": fields, "elapsed": elapsed}
+
+
+def run(cases: list[Case], *, progress: bool = True) -> dict[str, dict[str, Any]]:
+    import scanpy as sc
+
+    sc.settings.verbosity = 0
+    inputs: dict[InputSpec, AnnData | InputUnavailable] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for i, case in enumerate(cases, 1):
+        if case.input not in inputs:
+            try:
+                inputs[case.input] = build(case.input)
+            except InputUnavailable as e:
+                inputs[case.input] = e
+        base = inputs[case.input]
+        if isinstance(base, InputUnavailable):
+            results[case.id] = {
+                "status": "unavailable",
+                "reason": str(base),
+                "fields": {},
+            }
+        else:
+            try:
+                results[case.id] = run_case(case, base)
+            except Exception:
+                results[case.id] = {
+                    "status": "harness-error",
+                    "reason": traceback.format_exc(),
+                    "fields": {},
+                }
+        results[case.id]["family"] = case.family
+        results[case.id]["call"] = case.describe()
+        if progress:
+            r = results[case.id]
+            took = f"{r['elapsed']:.2f}s" if "elapsed" in r else ""
+            print(f"[{i}/{len(cases)}] {r['status']:<12} {took:>7} {case.id}", flush=True)
+    return results
+
+
+def environment() -> dict[str, str]:
+    from importlib.metadata import version
+
+    import scanpy
+
+    info = {"python": platform.python_version(), "scanpy_file": scanpy.__file__}
+    for dist in (
+        "scanpy",
+        "anndata",
+        "numpy",
+        "scipy",
+        "pandas",
+        "numba",
+        "scikit-learn",
+    ):
+        info[dist] = version(dist)
+    try:
+        importlib.import_module("scanpy._kernels")
+        info["scanpy._kernels"] = "present"
+    except ImportError:
+        info["scanpy._kernels"] = "absent"
+    info["NUMBA_NUM_THREADS"] = os.environ.get("NUMBA_NUM_THREADS", "")
+    return info
+
+
+def _reexec_with_fixed_hash_seed() -> None:
+    """scanpy builds some error messages from sets of strings; fix their order."""
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="pickle to write")
+    parser.add_argument("--family", action="append", help="only these families")
+    parser.add_argument("--pattern", help="only case ids matching this glob")
+    parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    cases = select(args.family, args.pattern)
+    if args.list:
+        for c in cases:
+            print(f"{c.id}\n    {c.describe()}")
+        print(f"{len(cases)} cases")
+        return 0
+    if args.out is None:
+        parser.error("--out is required unless --list")
+    t0 = time.perf_counter()
+    results = run(cases, progress=not args.quiet)
+    payload = {
+        "format": FORMAT_VERSION,
+        "environment": environment(),
+        "families": sorted({c.family for c in cases}),
+        "pattern": args.pattern,
+        "cases": results,
+        "elapsed": time.perf_counter() - t0,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(args.out)
+    counts: dict[str, int] = {}
+    for r in results.values():
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"{len(results)} cases ({summary}) in {payload['elapsed']:.1f}s -> {args.out}")
+    harness = [cid for cid, r in results.items() if r["status"] == "harness-error"]
+    for cid in harness:
+        print(f"HARNESS ERROR in {cid}:\n{results[cid]['reason']}", file=sys.stderr)
+    return 1 if harness else 0
+
+
+if __name__ == "__main__":
+    _reexec_with_fixed_hash_seed()
+    sys.exit(main())

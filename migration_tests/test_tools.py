@@ -1,0 +1,569 @@
+"""Tests of the migration tooling (tools/) and of the golden-output harness.
+
+The fork/vendor tests need ``git`` and the pinned sdist (downloaded once into
+``build/cache/`` and verified); everything runs offline after that.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fork
+import numpy as np
+import pristine
+import pytest
+import scanpy_tests
+import sdist
+import series
+import tolerances
+import vendor
+from _common import PATCHES_DIR, ToolError, bot_env, git, load_pins
+
+HERE = Path(__file__).resolve().parent
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pins():
+    sdist.fetch()  # download + verify once (offline afterwards)
+    return load_pins()
+
+
+def _commit(repo: Path, message: str, date: str = "2025-02-03T04:05:06+00:00") -> None:
+    env = {
+        **bot_env(),
+        "GIT_AUTHOR_NAME": "A Developer",
+        "GIT_AUTHOR_EMAIL": "dev@example.org",
+        "GIT_AUTHOR_DATE": date,
+    }
+    git(repo, "add", "-A", env=env)
+    git(repo, "commit", "-q", "-m", message, env=env)
+
+
+def _mini_package(root: Path, version: str = "9.9.9") -> Path:
+    pkg = root / "scanpy_kernels"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__pycache__").mkdir()
+    (pkg / "_version.py").write_text(f'__version__ = "{version}"\n')
+    (pkg / "__init__.py").write_text(
+        "from __future__ import annotations\n\nimport numba\n\nfrom ._version import __version__\n"
+    )
+    (pkg / "sub" / "__init__.py").write_text("from __future__ import annotations\n")
+    (pkg / "sub" / "table.json").write_text("{}\n")
+    (pkg / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"junk")
+    (pkg / "sub" / "k.nbi").write_bytes(b"junk")
+    return pkg
+
+
+# --- series / patch normalization ----------------------------------------------------
+
+
+PATCH = """From 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001
+From: A <a@b.c>
+Date: Wed, 1 Jan 2025 00:00:00 +0000
+Subject: [PATCH 2/5] Dispatch hvg
+
+Body.
+
+Migrates: hvg, rank_genes_groups
+---
+ a.py | 1 +
+diff --git a/a.py b/a.py
+index 1234567..89abcde 100644
+--- a/a.py
++++ b/a.py
+@@ -1 +1,2 @@
+ x
++y
+"""
+PATCH += "-- \n2.39.5\n\n"  # git's signature: "-- " line + version
+
+
+def test_normalize_ignores_only_volatile_headers():
+    other = (
+        PATCH.replace("0123456789abcdef0123456789abcdef01234567", "f" * 40)
+        .replace("[PATCH 2/5]", "[PATCH]")
+        .replace("index 1234567..89abcde", "index 1234567aaaa..89abcdeffff")
+        .replace("-- \n2.39.5\n\n", "-- \n2.47.0\n")
+    )
+    assert series.patch_diff(PATCH, other, "a", "b") == ""
+    changed = PATCH.replace("+y", "+z")
+    assert "+z" in series.patch_diff(PATCH, changed, "a", "b")
+    assert series.patch_diff(PATCH, PATCH.replace("Body.", "Other."), "a", "b")
+
+
+def test_migrates_trailer():
+    assert series.migrated_families(PATCH) == ("hvg", "rank_genes_groups")
+    assert series.migrated_families(PATCH.replace("Migrates: hvg, rank_genes_groups\n", "")) == ()
+
+
+def test_read_series_rejects_missing_patch(tmp_path):
+    (tmp_path / "series").write_text("# comment\n0001-x.patch\n")
+    with pytest.raises(ToolError, match="does not exist"):
+        series.read_series(tmp_path)
+
+
+# --- sdist ---------------------------------------------------------------------------
+
+
+def test_sdist_refuses_hash_mismatch(tmp_path, monkeypatch, pins):
+    bogus = tmp_path / "bogus.tar.gz"
+    bogus.write_bytes(b"not scanpy")
+    monkeypatch.setenv(sdist.CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(ToolError, match="sha256 mismatch"):
+        sdist.fetch(source=bogus)
+    assert not (tmp_path / "cache" / pins.sdist).exists()
+    # a tampered cached file is refused on use, too
+    (tmp_path / "cache" / pins.sdist).write_bytes(b"tampered")
+    with pytest.raises(ToolError, match="REFUSING"):
+        sdist.verified_path()
+
+
+def test_pristine_commit_is_deterministic(tmp_path, pins):
+    a = pristine.create(tmp_path / "a")
+    b = pristine.create(tmp_path / "b")
+    assert a == b
+    assert git(tmp_path / "a", "rev-parse", pins.base_tag).stdout.strip() == a
+    assert (tmp_path / "a" / "PKG-INFO").exists()  # the whole sdist, untouched
+
+
+# --- vendor --------------------------------------------------------------------------
+
+
+def test_import_policy(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text(
+        "import os\nimport numpy\nimport pandas\nfrom scanpy_kernels import x\n"
+        "try:\n    import psutil\nexcept ImportError:\n    psutil = None\n"
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import anndata\n"
+        "from . import b\n"
+    )
+    problems = vendor.import_violations(pkg, [Path("a.py")], ("numpy", "scipy", "numba"))
+    assert len(problems) == 2
+    assert "'pandas'" in problems[0]
+    assert "relative import" in problems[1]
+
+
+def test_pyproject_edit_adds_only_the_kernels_ignore(pins, tmp_path):
+    pristine.create(tmp_path / "s")
+    old = (tmp_path / "s" / "pyproject.toml").read_text()
+    new = vendor.edit_pyproject(old, pins.vendor_target)
+    added = [ln for ln in new.splitlines() if ln not in old.splitlines()]
+    assert added[-1] == f'lint.per-file-ignores."{pins.vendor_target}/**" = [ "TID251" ]'
+    assert len(added) == 2  # the line and its comment
+    with pytest.raises(ToolError):
+        vendor.check_pyproject_edit(
+            old, new.replace('"numba.njit".msg', '"numba.xjit".msg'), pins.vendor_target
+        )
+
+
+def test_vendor_patch_is_deterministic_and_checkable(tmp_path, pins):
+    pkg = _mini_package(tmp_path)
+    out1 = vendor.generate(tmp_path / "o1", package=pkg)
+    out2 = vendor.generate(tmp_path / "o2", package=pkg)
+    assert out1.read_bytes() == out2.read_bytes()
+    text = out1.read_text()
+    assert text.startswith("From 0000000000000000000000000000000000000000 ")
+    assert "From: scanpy-kernels bot" in text
+    assert "Date: Wed, 1 Jan 2025 00:00:00 +0000" in text
+    assert f"b/{pins.vendor_target}/sub/table.json" in text  # package data kept
+    assert "__pycache__" not in text
+    assert ".nbi" not in text
+    assert "docs/release-notes/" in text
+    assert series.migrated_families(text) == ()
+    patches = tmp_path / "patches"
+    vendor.install(out1, patches)
+    assert series.read_series(patches)[0].name == out1.name
+    assert vendor.check(patches, package=pkg) == 0
+    (pkg / "sub" / "new.py").write_text("from __future__ import annotations\n")
+    assert vendor.check(patches, package=pkg) == 1
+
+
+def test_vendored_path_may_use_raw_numba_only(tmp_path, pins):
+    ruff = shutil.which("ruff") or (Path(sys.executable).parent / "ruff")
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed")
+    pkg = _mini_package(tmp_path)
+    patches = tmp_path / "patches"
+    vendor.install(vendor.generate(tmp_path / "o", package=pkg), patches)
+    repo = tmp_path / "fork"
+    fork.build(repo, patches_dir=patches)
+    probe = (
+        "from __future__ import annotations\n\nfrom numba import njit\n\nf = njit(lambda x: x)\n"
+    )
+    (repo / pins.vendor_target / "probe.py").write_text(probe)
+    (repo / "src" / "scanpy" / "probe.py").write_text(probe)
+    proc = subprocess.run(
+        [
+            str(ruff),
+            "check",
+            "--no-cache",
+            "--select",
+            "TID251",
+            "--output-format",
+            "concise",
+            f"{pins.vendor_target}/probe.py",
+            "src/scanpy/probe.py",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "src/scanpy/probe.py" in proc.stdout
+    assert f"{pins.vendor_target}/probe.py" not in proc.stdout
+
+
+# --- fork build / export / apply -------------------------------------------------------
+
+
+def _series_with_extra_patches(tmp_path: Path) -> tuple[Path, Path]:
+    """patches/ + two hand-made commits, exported as a 3-patch series."""
+    patches = tmp_path / "patches"
+    shutil.copytree(PATCHES_DIR, patches)
+    fork_a = tmp_path / "fork-a"
+    fork.build(fork_a, patches_dir=patches)
+    hvg = fork_a / "src/scanpy/preprocessing/_highly_variable_genes.py"
+    hvg.write_text(hvg.read_text() + "\n# dispatch to scanpy._kernels (test)\n")
+    _commit(fork_a, "Dispatch hvg to the kernels\n\nLonger body.\n\nMigrates: hvg\n")
+    test = fork_a / "tests/test_kernels_dispatch.py"
+    test.write_text("from __future__ import annotations\n\n\ndef test_x():\n    assert True\n")
+    _commit(fork_a, "Add a dispatch test ünïcode", date="2025-03-01T10:00:00+02:00")
+    fork.export(fork_a, out=patches)
+    return patches, fork_a
+
+
+def test_build_export_round_trip(tmp_path, pins):
+    patches, fork_a = _series_with_extra_patches(tmp_path)
+    names = [p.name for p in series.read_series(patches)]
+    assert len(names) == 3
+    assert names[0] == series.read_series(PATCHES_DIR)[0].name
+    assert series.read_series(patches)[1].migrates == ("hvg",)
+    # build from the exported series, export again: byte-identical
+    fork_b = tmp_path / "fork-b"
+    fork.build(fork_b, patches_dir=patches)
+    tree = "HEAD^{tree}"
+    assert git(fork_a, "rev-parse", tree).stdout == git(fork_b, "rev-parse", tree).stdout
+    again = tmp_path / "again"
+    again.mkdir()
+    fork.export(fork_b, out=again)
+    for name in names:
+        a, b = (patches / name).read_text(), (again / name).read_text()
+        assert series.patch_diff(a, b, "a", "b") == ""
+        assert a == b  # even the volatile headers agree: --zero-commit, no signature
+    assert (patches / "series").read_text() == (again / "series").read_text()
+    # deterministic fork commits: same ids on every build
+    fork_c = tmp_path / "fork-c"
+    fork.build(fork_c, patches_dir=patches)
+    assert git(fork_b, "rev-parse", "HEAD").stdout == git(fork_c, "rev-parse", "HEAD").stdout
+    # --upto
+    fork.build(fork_c, patches_dir=patches, upto=2)
+    count = git(fork_c, "rev-list", "--count", f"{pins.base_tag}..HEAD").stdout.strip()
+    assert count == "2"
+    assert fork.touched(fork_c)[-1] == "src/scanpy/preprocessing/_highly_variable_genes.py"
+
+
+def test_apply_onto_checkout_and_conflict_report(tmp_path, pins):
+    patches, _ = _series_with_extra_patches(tmp_path)
+    ok = tmp_path / "ok"
+    pristine.create(ok)
+    fork.apply(ok, patches_dir=patches)
+    assert git(ok, "rev-list", "--count", f"{pins.base_tag}..HEAD").stdout.strip() == "3"
+
+    bad = tmp_path / "bad"
+    pristine.create(bad)
+    hvg = bad / "src/scanpy/preprocessing/_highly_variable_genes.py"
+    hvg.write_text(hvg.read_text() + "\n# a conflicting local change\n")
+    _commit(bad, "local change")
+    start = git(bad, "rev-parse", "HEAD").stdout.strip()
+    with pytest.raises(fork.ApplyFailure) as info:
+        fork.apply(bad, patches_dir=patches)
+    err = info.value
+    assert err.patch.index == 2
+    assert "src/scanpy/preprocessing/_highly_variable_genes.py" in err.files
+    assert "at patch 2/3" in str(err)
+    assert git(bad, "rev-parse", "HEAD").stdout.strip() == start
+    assert not git(bad, "status", "--porcelain", "--untracked-files=no").stdout.strip()
+
+    dirty = tmp_path / "dirty"
+    pristine.create(dirty)
+    (dirty / "README.md").write_text("dirty\n")
+    with pytest.raises(ToolError, match="uncommitted"):
+        fork.apply(dirty, patches_dir=patches)
+
+
+def test_export_requires_linear_history_and_base(tmp_path):
+    repo = tmp_path / "r"
+    pristine.create(repo)
+    with pytest.raises(ToolError, match="no commits"):
+        fork.export(repo, out=tmp_path / "out")
+    with pytest.raises(ToolError, match="not found"):
+        fork.export(repo, base="no-such-ref", out=tmp_path / "out")
+
+
+def test_fork_cli_reports_failure(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(HERE.parent / "tools" / "fork.py"),
+            "build",
+            "--upto",
+            "99",
+            "--out",
+            str(tmp_path / "f"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert "--upto 99 is outside" in out.stderr
+
+
+# --- scanpy test selection and junit comparison ---------------------------------------------
+
+
+def test_scanpy_test_mapping(tmp_path):
+    for name in (
+        "test_highly_variable_genes.py",
+        "test_rank_genes_groups.py",
+        "test_package_structure.py",
+        "test_normalization.py",
+        "test_pca.py",
+    ):
+        (tmp_path / "tests").mkdir(exist_ok=True)
+        (tmp_path / "tests" / name).write_text("")
+    touched = [
+        "src/scanpy/_kernels/x.py",
+        "docs/release-notes/1.perf.md",
+        "src/scanpy/preprocessing/_pca/__init__.py",
+    ]
+    assert scanpy_tests.test_files(touched, [], tmp_path) == ["tests/test_package_structure.py"]
+    got = scanpy_tests.test_files(
+        ["src/scanpy/preprocessing/_highly_variable_genes.py"],
+        ["rank_genes_groups"],
+        tmp_path,
+    )
+    assert got == [
+        "tests/test_highly_variable_genes.py",
+        "tests/test_rank_genes_groups.py",
+    ]
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite>
+<testcase classname="tests.test_a" name="test_ok"/>
+<testcase classname="tests.test_a" name="test_net"><failure message="no network"/></testcase>
+<testcase classname="tests.test_a" name="test_skip"><skipped type="pytest.skip"/></testcase>
+<testcase classname="tests.test_a" name="test_xf"><skipped type="pytest.xfail"/></testcase>
+{extra}</testsuite></testsuites>"""
+
+
+def test_junit_comparison(tmp_path):
+    a, b = tmp_path / "a.xml", tmp_path / "b.xml"
+    a.write_text(JUNIT.format(extra=""))
+    b.write_text(JUNIT.format(extra='<testcase classname="tests.test_a" name="test_new"/>'))
+    pa, pb = scanpy_tests.outcomes(a), scanpy_tests.outcomes(b)
+    assert pa["tests.test_a::test_xf"] == "xfailed"
+    assert scanpy_tests.worse(pa, pb) == []  # same failure both sides, a new passing test
+    b.write_text(
+        JUNIT.format(extra="").replace('name="test_ok"/>', 'name="test_ok"><error/></testcase>')
+    )
+    assert scanpy_tests.worse(pa, scanpy_tests.outcomes(b)) == [
+        ("tests.test_a::test_ok", "passed", "error")
+    ]
+    b.write_text(
+        JUNIT.format(extra="").replace(
+            '<testcase classname="tests.test_a" name="test_skip"><skipped type="pytest.skip"/></testcase>',
+            "",
+        )
+    )
+    assert scanpy_tests.worse(pa, scanpy_tests.outcomes(b)) == [
+        ("tests.test_a::test_skip", "skipped", "absent")
+    ]
+
+
+# --- tolerances and comparator -----------------------------------------------------------
+
+
+def test_tolerance_table_parses_and_is_tight():
+    rules = tolerances.rules()
+    assert rules
+    for r in rules:
+        assert r.reason
+        assert r.rtol <= 1e-10 or r.dtype == "float32"
+        assert r.rtol <= 2.5e-7
+    assert (
+        tolerances.rule_for("hvg", "var/highly_variable_rank", "float32") is tolerances.FORCED_EXACT
+    )
+    assert tolerances.rule_for("hvg", "return/means", "float64").pattern == "means"
+    assert tolerances.rule_for("hvg", "var/some_new_float", "float64") is tolerances.EXACT
+    assert tolerances.rule_for("rank_genes_groups", "uns/rgg/pts/A", "float64") is tolerances.EXACT
+
+
+def test_tolerance_parser_rejects_bad_rules():
+    table = "<!-- rules:start -->\n| family | field | dtype | rtol | atol | reason |\n|---|---|---|---|---|---|\n{row}\n<!-- rules:end -->"
+    with pytest.raises(ValueError, match="reason"):
+        tolerances.parse(table.format(row="| hvg | means | float64 | 1e-12 | 0 |  |"))
+    with pytest.raises(ValueError, match="catch-all"):
+        tolerances.parse(table.format(row="| hvg | * | float64 | 1e-12 | 0 | why |"))
+    with pytest.raises(ValueError, match="small"):
+        tolerances.parse(table.format(row="| hvg | means | float64 | 0.1 | 0 | why |"))
+
+
+def test_compare_arrays_verdicts():
+    import compare
+
+    rule = tolerances.Rule("hvg", "means", "float64", 1e-12, 0.0, "r")
+    a = np.array([1.0, 2.0, np.nan, 0.0])
+    assert compare.compare_arrays(a, a.copy(), rule)[2] == compare.IDENTICAL
+    assert compare.compare_arrays(a, a * (1 + 1e-13), rule)[2] == compare.CLOSE
+    _, rel, verdict, _ = compare.compare_arrays(a, a * (1 + 1e-11), rule)
+    assert verdict == compare.MISMATCH
+    assert math.isclose(rel, 1e-11, rel_tol=1e-3)
+    b = a.copy()
+    b[3] = np.nan
+    assert "NaN" in compare.compare_arrays(a, b, rule)[3]
+    assert compare.compare_arrays(a, a.astype(np.float32), rule)[2] == compare.MISMATCH
+    assert compare.compare_arrays(a, a * (1 + 1e-13), tolerances.EXACT)[2] == compare.MISMATCH
+    names = np.array(["g1", "g2"], dtype=object)
+    assert (
+        compare.compare_arrays(names, names[::-1].copy(), tolerances.EXACT)[2] == compare.MISMATCH
+    )
+
+
+def test_compare_cli_end_to_end(tmp_path):
+    def payload(means: np.ndarray, err: str | None = None) -> dict:
+        ok = {
+            "status": "ok",
+            "family": "hvg",
+            "call": "c",
+            "fields": {"var/means": means, "var/highly_variable": means > 1},
+        }
+        bad = {
+            "status": "error",
+            "family": "hvg",
+            "call": "c",
+            "fields": {"error/type": "builtins.ValueError", "error/message": err or "m"},
+        }
+        return {
+            "format": 1,
+            "environment": {"scanpy": "x"},
+            "cases": {"c1": ok, "c2": bad},
+        }
+
+    def run(a: dict, b: dict) -> subprocess.CompletedProcess[str]:
+        for name, data in (("a.pkl", a), ("b.pkl", b)):
+            with (tmp_path / name).open("wb") as f:
+                pickle.dump(data, f)
+        return subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "compare.py"),
+                str(tmp_path / "a.pkl"),
+                str(tmp_path / "b.pkl"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    m = np.array([0.5, 1.5, 3.0])
+    assert run(payload(m), payload(m)).returncode == 0
+    proc = run(payload(m), payload(m * (1 + 1e-9)))
+    assert proc.returncode == 1
+    assert "MISMATCH" in proc.stdout
+    assert run(payload(m), payload(m, err="other message")).returncode == 1
+
+
+# --- harness inputs and records (need the scientific stack) -----------------------------------
+
+
+def test_inputs_are_deterministic_and_cover_edge_cases():
+    pytest.importorskip("anndata")
+    import inputs
+    from cases import CSC64_I64, NONCANON32, SMALL, gen
+    from run_cases import copy_matrix
+    from scipy import sparse
+
+    spec = gen(SMALL, CSC64_I64, values="log1p")
+    a, b = inputs.build(spec), inputs.build(spec)
+    assert (a.X != b.X).nnz == 0
+    assert a.X.indices.dtype == np.int64
+    assert copy_matrix(a.X).indices.dtype == np.int64
+    dense = a.X.toarray()
+    assert (dense[:, : inputs.N_ZERO_GENES] == 0).all()
+    assert (dense[-inputs.N_ZERO_CELLS :] == 0).all()
+    assert a.obs["group_small"].value_counts()["single"] == 1
+    nc = inputs.build(gen(SMALL, NONCANON32)).X
+    assert sparse.isspmatrix_csr(nc)
+    assert not nc.has_sorted_indices
+    assert (nc.data == 0).any()
+
+
+def test_cases_are_unique_and_cover_the_families():
+    pytest.importorskip("pandas")
+    import cases
+
+    all_cases = cases.all_cases()
+    assert {c.family for c in all_cases} == set(cases.FAMILIES)
+    funcs = {c.func for c in all_cases}
+    assert funcs == {cases.HVG, cases.HVG_EXP, cases.RGG}
+    flavors = {c.kwargs.get("flavor") for c in all_cases if c.func == cases.HVG}
+    assert {"seurat", "cell_ranger", "seurat_v3", "seurat_v3_paper"} <= flavors
+    methods = {c.kwargs.get("method") for c in all_cases if c.func == cases.RGG}
+    assert {"wilcoxon", "t-test", "t-test_overestim_var", "logreg"} <= methods
+
+
+def test_record_flattens_structured_arrays_and_frames():
+    pd = pytest.importorskip("pandas")
+    import record
+
+    rec = np.rec.fromarrays(
+        [np.array(["g1", "g2"], dtype=object), np.array([1.5, 0.5], dtype=np.float32)],
+        names=["A", "B"],
+    )
+    out: dict = {}
+    record.flatten_value(
+        "uns/rgg",
+        {
+            "names": rec,
+            "params": {"method": "t-test"},
+            "pts": pd.DataFrame({"A": [0.1]}, index=["g1"]),
+        },
+        out,
+    )
+    assert out["uns/rgg@keys"] == ("names", "params", "pts")
+    assert list(out["uns/rgg/names/A"]) == ["g1", "g2"]
+    assert out["uns/rgg/names/B"].dtype == np.float32
+    assert out["uns/rgg/params/method"] == "t-test"
+    assert list(out["uns/rgg/pts/index"]) == ["g1"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX paths")
+def test_tools_are_stdlib_only():
+    """The tools must run from any interpreter (no third-party imports)."""
+    import ast
+
+    allowed = set(sys.stdlib_module_names) | {p.stem for p in (HERE.parent / "tools").glob("*.py")}
+    for path in (HERE.parent / "tools").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else (
+                    [node.module]
+                    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                    else []
+                )
+            )
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"

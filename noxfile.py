@@ -1,0 +1,121 @@
+"""Sessions of the scanpy-kernels project (``nox -l`` lists them).
+
+Python 3.12 comes from pyenv here (plain ``python3`` is 3.11): the interpreter is
+found by ``tools/envs.py python312`` — ``$SCANPY_KERNELS_PYTHON``, a working
+``python3.12`` on PATH, else ``pyenv which python3.12`` with
+``PYENV_VERSION=<newest installed 3.12.x>`` — and handed to nox as an explicit
+path, so neither ``pyenv shell`` nor ``PYENV_VERSION`` is needed.
+
+``tests`` and ``verify`` use nox's own (reused) virtualenvs. The migration
+sessions (``fork``, ``migration``, ``series``, ``scanpy-tests``, ``main``) run
+``tools/pipeline.py`` from a small reused nox venv that holds ``uv``; they share two
+environments that ``tools/envs.py`` keeps under ``build/envs/`` (pristine scanpy
+from the verified sdist, and the fork built from ``patches/``), reused between
+sessions and created/installed with uv (pip if uv is missing: much slower).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+PIPELINE = str(ROOT / "tools" / "pipeline.py")
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests"]
+
+
+def _python312() -> str:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "envs.py"), "python312"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else "3.12"
+
+
+PY312 = _python312()
+
+
+def _install_project(session: nox.Session, extras: str = "") -> None:
+    """Install this project (not editable) and make sure the current code is used."""
+    target = f".[{extras}]" if extras else "."
+    if session.venv_backend == "uv":
+        session.install("--reinstall-package", "scanpy-kernels", target)
+    else:
+        session.install(target)
+        session.install("--no-deps", "--force-reinstall", ".")
+
+
+def _pipeline(session: nox.Session, *args: str) -> None:
+    """Run tools/pipeline.py (stdlib-only) in a small reused venv that holds uv."""
+    session.install("uv")  # a no-op when the reused venv already has it
+    session.run("python", PIPELINE, *args, *session.posargs)
+
+
+def _pristine_scanpy(session: nox.Session) -> str:
+    """Requirement for scanpy from the pinned, sha256-verified sdist (tools/sdist.py)."""
+    path = (
+        session.run("python", str(ROOT / "tools" / "sdist.py"), "path", silent=True)
+        .strip()
+        .splitlines()[-1]
+    )
+    return f"scanpy[skmisc] @ {Path(path).as_uri()}"
+
+
+@nox.session(python=PY312)
+def tests(session: nox.Session) -> None:
+    """The test suite: tests/ and the migration tooling tests."""
+    _install_project(session, "test")
+    # tests/ compare kernels with pristine scanpy; migration_tests/test_tools.py
+    # exercises the case recorder/comparator and the ruff configuration patch
+    session.install(_pristine_scanpy(session), "ruff")
+    args = session.posargs or ["tests", "migration_tests/test_tools.py", "-n", "2"]
+    session.run("pytest", *args)
+
+
+@nox.session(python=PY312)
+def verify(session: nox.Session) -> None:
+    """The kernel verifier over scanpy_kernels (python -m scanpy_kernels.verify)."""
+    _install_project(session)
+    session.chdir(session.create_tmp())  # import the installed package, not ./
+    session.run("python", "-m", "scanpy_kernels.verify", *session.posargs)
+
+
+@nox.session(python=PY312)
+def fork(session: nox.Session) -> None:
+    """Build build/scanpy-fork from patches/ and install it into build/envs/patched."""
+    _pipeline(session, "fork")
+
+
+@nox.session(python=PY312)
+def migration(session: nox.Session) -> None:
+    """Golden outputs: run migration_tests cases pristine vs patched and compare."""
+    _pipeline(session, "migration")
+
+
+@nox.session(python=PY312)
+def series(session: nox.Session) -> None:
+    """Gate each prefix 1..N of the series: apply, install, verify, migrated cases."""
+    _pipeline(session, "series")
+
+
+@nox.session(name="scanpy-tests", python=PY312)
+def scanpy_tests(session: nox.Session) -> None:
+    """scanpy's own tests for what the series touches, pristine vs patched.
+
+    Add families' test files with ``nox -s scanpy-tests -- --family hvg``.
+    """
+    _pipeline(session, "scanpy-tests")
+
+
+@nox.session(python=PY312)
+def main(session: nox.Session) -> None:
+    """Build the fork, check equivalence, then benchmarks/speed.py --quick if present."""
+    _pipeline(session, "main")

@@ -1,0 +1,340 @@
+"""The two virtual environments the migration pipeline compares.
+
+``build/envs/pristine``: scanpy from the verified pinned sdist, plus what the
+cases need (scikit-misc for seurat_v3; statsmodels comes with scanpy).
+``build/envs/patched``: the very same dependencies, then scanpy replaced by the
+fork built from ``patches/`` (``--no-deps``), versioned ``<pin>+kernels.<n>.g<id>``.
+
+Both are created with Python 3.12 (see :func:`python312`) and reused: each install
+step leaves a stamp in the venv and is skipped while its stamp matches, so
+sessions share the environments and re-running is cheap. ``--test-deps`` adds
+scanpy's ``test`` dependency group (dask, zarr, pytest plugins, …) read from the
+sdist's own ``pyproject.toml``.
+
+Usage::
+
+    python tools/envs.py ensure [--test-deps]
+    python tools/envs.py install-fork [--fork build/scanpy-fork]
+    python tools/envs.py python {pristine|patched}
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sdist
+from _common import BUILD_DIR, ToolError, git, load_pins, log, run
+
+ENVS_DIR = BUILD_DIR / "envs"
+DEFAULT_FORK = BUILD_DIR / "scanpy-fork"
+BUILD_REQS = ("hatchling", "hatch-vcs")
+# extras the migration cases need on top of scanpy's own dependencies
+CASE_EXTRAS = ("skmisc",)
+PY_ENV = "SCANPY_KERNELS_PYTHON"
+
+
+def python312() -> str:
+    """An interpreter for Python 3.12: $SCANPY_KERNELS_PYTHON, python3.12, or pyenv's."""
+    candidates: list[tuple[str, dict[str, str]]] = []
+    if explicit := os.environ.get(PY_ENV):
+        candidates.append((explicit, {}))
+    if found := shutil.which("python3.12"):
+        candidates.append((found, {}))
+    if pyenv := shutil.which("pyenv"):
+        versions = run([pyenv, "versions", "--bare"], check=False).stdout.split()
+        for v in sorted((v for v in versions if re.fullmatch(r"3\.12\.\d+", v)), reverse=True):
+            proc = run([pyenv, "which", "python3.12"], env={"PYENV_VERSION": v}, check=False)
+            if proc.returncode == 0:
+                candidates.append((proc.stdout.strip(), {}))
+    probe = "import sys; print(sys.version_info[:2] == (3, 12), sys.executable)"
+    for exe, _ in candidates:
+        proc = run([exe, "-c", probe], check=False)
+        ok, _, real = proc.stdout.strip().partition(" ")
+        if proc.returncode == 0 and ok == "True":
+            return real
+    msg = (
+        "no Python 3.12 found: set SCANPY_KERNELS_PYTHON, put python3.12 on PATH, "
+        "or install it with pyenv (pyenv install 3.12)"
+    )
+    raise ToolError(msg)
+
+
+# --- scanpy's declared dependencies ------------------------------------------------
+
+
+def _sdist_pyproject() -> dict[str, Any]:
+    pins = load_pins()
+    path = sdist.verified_path(pins)
+    prefix = pins.sdist.removesuffix(".tar.gz")
+    with tarfile.open(path) as tf:
+        member = tf.extractfile(f"{prefix}/pyproject.toml")
+        if member is None:
+            msg = f"{path} has no pyproject.toml"
+            raise ToolError(msg)
+        return tomllib.loads(member.read().decode())
+
+
+def _expand(req: str, extras: dict[str, list[str]], seen: set[str]) -> list[str]:
+    """Expand ``scanpy[a,b]`` self-references into the extras' requirements."""
+    m = re.fullmatch(r"scanpy\[([^\]]+)\]", req.replace(" ", ""))
+    if not m:
+        return [req]
+    out: list[str] = []
+    for extra in m.group(1).split(","):
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for r in extras.get(extra, []):
+            out.extend(_expand(r, extras, seen))
+    return out
+
+
+def scanpy_requirements(group: str | None = None, extras: tuple[str, ...] = ()) -> list[str]:
+    """Requirements of scanpy's dependency ``group`` and/or ``extras`` (no scanpy)."""
+    data = _sdist_pyproject()
+    opt: dict[str, list[str]] = data["project"].get("optional-dependencies", {})
+    groups: dict[str, list[Any]] = data.get("dependency-groups", {})
+    seen: set[str] = set()
+    reqs: list[str] = []
+    for extra in extras:
+        reqs.extend(_expand(f"scanpy[{extra}]", opt, seen))
+
+    def walk(name: str, visited: set[str]) -> None:
+        if name in visited:
+            return
+        visited.add(name)
+        for item in groups[name]:
+            if isinstance(item, dict):
+                walk(item["include-group"], visited)
+            else:
+                reqs.extend(_expand(item, opt, seen))
+
+    if group:
+        walk(group, set())
+    return list(dict.fromkeys(reqs))
+
+
+# --- venvs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Venv:
+    name: str
+
+    @property
+    def path(self) -> Path:
+        return ENVS_DIR / self.name
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    @property
+    def _stamps(self) -> Path:
+        return self.path / "scanpy-kernels-stamps.json"
+
+    def stamps(self) -> dict[str, str]:
+        return json.loads(self._stamps.read_text()) if self._stamps.exists() else {}
+
+    def has(self, step: str, key: str) -> bool:
+        return self.stamps().get(step) == key
+
+    def mark(self, step: str, key: str) -> None:
+        stamps = self.stamps()
+        stamps[step] = key
+        self._stamps.write_text(json.dumps(stamps, indent=1, sort_keys=True))
+
+    def ensure(self) -> None:
+        ok = (
+            self.python.exists()
+            and run(
+                [
+                    self.python,
+                    "-c",
+                    "import sys; assert sys.version_info[:2] == (3, 12)",
+                ],
+                check=False,
+            ).returncode
+            == 0
+        )
+        if ok:
+            return
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        log(f"creating venv {self.path}")
+        if uv := uv_exe():
+            run([uv, "venv", "--quiet", "--python", python312(), str(self.path)])
+        else:
+            run([python312(), "-m", "venv", str(self.path)])
+
+    def install(
+        self,
+        *reqs: str,
+        no_deps: bool = False,
+        reinstall: bool = False,
+        no_build_isolation: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Install ``reqs`` with uv (when available) or pip; output goes to a log."""
+        if uv := uv_exe():
+            cmd = [uv, "pip", "install", "--python", str(self.python)]
+            cmd += ["--reinstall", "--no-cache"] if reinstall else []
+        else:
+            cmd = [
+                str(self.python),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+            ]
+            cmd += ["--force-reinstall"] if reinstall else []
+        cmd += ["--no-deps"] if no_deps else []
+        cmd += ["--no-build-isolation"] if no_build_isolation else []
+        cmd += list(reqs)
+        log(f"[{self.name}] $ " + " ".join(cmd))
+        logfile = self.path / "install.log"
+        with logfile.open("a") as f:
+            f.write("$ " + " ".join(cmd) + "\n")
+            f.flush()
+            proc = subprocess.run(
+                cmd,
+                env={**os.environ, **(env or {})},
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if proc.returncode != 0:
+            tail = "\n".join(logfile.read_text().splitlines()[-40:])
+            msg = f"install failed in {self.path} ({proc.returncode}); {logfile}:\n{tail}"
+            raise ToolError(msg)
+
+    def step(self, step: str, key: str, *reqs: str, **kw: Any) -> None:
+        """``install(*reqs)`` unless the stamp for ``step`` already equals ``key``."""
+        if self.has(step, key):
+            return
+        self.install(*reqs, **kw)
+        self.mark(step, key)
+
+
+def uv_exe() -> str | None:
+    """uv next to this interpreter or on PATH (much faster than pip); None: use pip."""
+    if os.environ.get("SCANPY_KERNELS_NO_UV"):
+        return None
+    local = Path(sys.executable).parent / "uv"
+    return str(local) if local.exists() else shutil.which("uv")
+
+
+PRISTINE, PATCHED = Venv("pristine"), Venv("patched")
+
+
+def key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def ensure_base(env: Venv, *, test_deps: bool = False) -> None:
+    """Create ``env`` with pristine scanpy (+ case extras, + test deps if asked)."""
+    pins = load_pins()
+    env.ensure()
+    env.step("build-reqs", key(BUILD_REQS), *BUILD_REQS)
+    path = sdist.verified_path(pins)
+    extras = ",".join(CASE_EXTRAS)
+    req = f"scanpy[{extras}] @ {path.as_uri()}"
+    env.step("scanpy", key(pins.sha256, CASE_EXTRAS), req, no_build_isolation=True)
+    if test_deps:
+        reqs = scanpy_requirements("test")
+        env.step("test-deps", key(pins.sha256, reqs), *reqs)
+
+
+def installed_scanpy(env: Venv) -> str:
+    proc = run(
+        [
+            env.python,
+            "-c",
+            "from importlib.metadata import version; print(version('scanpy'))",
+        ],
+        check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def install_fork(fork: Path = DEFAULT_FORK, env: Venv = PATCHED) -> str:
+    """Install the fork's HEAD into ``env`` (no deps); return the installed version."""
+    pins = load_pins()
+    if not (fork / ".git").exists():
+        msg = f"{fork} is not a fork checkout; run python tools/fork.py build first"
+        raise ToolError(msg)
+    head = git(fork, "rev-parse", "HEAD").stdout.strip()
+    n = int(git(fork, "rev-list", "--count", f"{pins.base_tag}..HEAD").stdout.strip())
+    version = f"{pins.version}+kernels.{n}.g{head[:10]}"
+    if env.has("fork", head) and installed_scanpy(env) == version:
+        log(f"{env.name}: fork {version} already installed")
+        return version
+    with tempfile.TemporaryDirectory(prefix="fork-src-") as tmp:
+        # install exactly the committed tree; without PKG-INFO so that hatch-vcs
+        # takes the pretend version instead of the sdist's metadata version
+        archive = Path(tmp) / "src.tar"
+        git(fork, "archive", "--format=tar", "-o", str(archive), "HEAD")
+        src = Path(tmp) / "scanpy"
+        src.mkdir()
+        with tarfile.open(archive) as tf:
+            tf.extractall(src, filter="fully_trusted")
+        (src / "PKG-INFO").unlink(missing_ok=True)
+        env.install(
+            str(src),
+            no_deps=True,
+            reinstall=True,
+            no_build_isolation=True,
+            env={"SETUPTOOLS_SCM_PRETEND_VERSION": version},
+        )
+    env.mark("fork", head)
+    got = installed_scanpy(env)
+    if got != version:
+        msg = f"installed scanpy is {got!r}, expected {version!r}"
+        raise ToolError(msg)
+    log(f"{env.name}: installed fork {version}")
+    return version
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("ensure", help="create/update both environments")
+    e.add_argument("--test-deps", action="store_true")
+    f = sub.add_parser("install-fork", help="install the built fork into the patched env")
+    f.add_argument("--fork", type=Path, default=DEFAULT_FORK)
+    p = sub.add_parser("python", help="print an environment's interpreter")
+    p.add_argument("name", choices=["pristine", "patched"])
+    sub.add_parser("python312", help="print the Python 3.12 interpreter used")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "ensure":
+            for env in (PRISTINE, PATCHED):
+                ensure_base(env, test_deps=args.test_deps)
+        elif args.cmd == "install-fork":
+            ensure_base(PATCHED)
+            print(install_fork(args.fork))
+        elif args.cmd == "python":
+            print(Venv(args.name).python)
+        else:
+            print(python312())
+    except ToolError as err:
+        log(f"error: {err}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
