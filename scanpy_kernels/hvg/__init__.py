@@ -1,0 +1,40 @@
+"""Highly-variable-genes kernels (seurat, cell_ranger, seurat_v3, pearson residuals).
+
+Pure numba kernels over raw CSR/CSC components and C-contiguous dense arrays; the
+scanpy frontend validates inputs (canonical sparse: sorted, duplicate-free indices)
+and dispatches.  Batches are given as ``codes`` (int64 per row, ``-1``: skip row).
+"""
+
+from __future__ import annotations
+
+from .clipped_sums import clipped_sums_csc, clipped_sums_csr, clipped_sums_dense
+from .mean_var import mean_var_csc, mean_var_csr, mean_var_dense
+from .pearson import (
+    pearson_residual_var_csc,
+    pearson_residual_var_csr,
+    pearson_residual_var_dense,
+    pearson_sums_csc,
+    pearson_sums_csr,
+    pearson_sums_dense,
+    pearson_zero_terms,
+)
+from .welford import welford_mean_var_csc, welford_mean_var_csr, welford_mean_var_dense
+
+__all__ = [
+    "clipped_sums_csc",
+    "clipped_sums_csr",
+    "clipped_sums_dense",
+    "mean_var_csc",
+    "mean_var_csr",
+    "mean_var_dense",
+    "pearson_residual_var_csc",
+    "pearson_residual_var_csr",
+    "pearson_residual_var_dense",
+    "pearson_sums_csc",
+    "pearson_sums_csr",
+    "pearson_sums_dense",
+    "pearson_zero_terms",
+    "welford_mean_var_csc",
+    "welford_mean_var_csr",
+    "welford_mean_var_dense",
+]

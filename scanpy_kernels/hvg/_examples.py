@@ -1,0 +1,133 @@
+"""Small generated inputs for the verifier's run-time check (1 thread vs all threads).
+
+Negative-binomial-like counts with all-zero genes and cells, as CSR/CSC components or
+C-contiguous arrays, f32/f64 data and int32/int64 indices, one and several batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "clipped_sums_examples",
+    "mean_var_examples",
+    "pearson_residual_examples",
+    "pearson_sums_examples",
+    "pearson_zero_examples",
+    "welford_examples",
+]
+
+_COMBOS = ((np.float32, np.int32), (np.float64, np.int64))
+
+
+def _counts(rng, n=240, m=90):
+    mu = rng.gamma(0.4, 2.0, m) * rng.lognormal(0.0, 0.5, (n, 1))
+    x = rng.negative_binomial(2, 2 / (2 + mu)).astype(np.float64)
+    x[:, :3] = 0  # all-zero genes
+    x[:2] = 0  # all-zero cells
+    return x
+
+
+def _codes(rng, n, n_batches):
+    return (
+        np.zeros(n, np.int64) if n_batches == 1 else rng.integers(-1, n_batches, n).astype(np.int64)
+    )
+
+
+def _layout(x, fmt, dtype, index):
+    if fmt == "dense":
+        return (np.ascontiguousarray(x, dtype=dtype),)
+    m = (sp.csr_matrix if fmt == "csr" else sp.csc_matrix)(x.astype(dtype))
+    return m.data, m.indices.astype(index), m.indptr.astype(index)
+
+
+def _cases(rng, fmt, *, nonzero_cells=False):
+    x = _counts(rng)
+    if nonzero_cells:
+        x[:2, 5] = 1.0
+    for dtype, index in _COMBOS:
+        for n_batches in (1, 3):
+            yield x, _layout(x, fmt, dtype, index), _codes(rng, x.shape[0], n_batches), n_batches
+
+
+def clipped_sums_examples(fmt):
+    def example(rng):
+        out = []
+        for x, arrays, codes, nb in _cases(rng, fmt):
+            clip = rng.uniform(0.5, 4.0, (nb, x.shape[1]))
+            n_cols = () if fmt == "dense" else (x.shape[1],)
+            out.append((*arrays, *n_cols, codes, clip))
+        return out
+
+    return example
+
+
+def mean_var_examples(fmt):
+    def example(rng):
+        out = []
+        for x, arrays, codes, nb in _cases(rng, fmt):
+            n_cols = () if fmt == "dense" else (x.shape[1],)
+            slots = (2,) if fmt == "csr" else ()
+            for expm1, scale in ((False, 1.0), (True, float(np.log(2.0)))):
+                out.append((*arrays, *n_cols, codes, nb, *slots, 1, expm1, scale, expm1))
+        return out
+
+    return example
+
+
+def pearson_sums_examples(fmt):
+    def example(rng):
+        out = []
+        for x, arrays, codes, nb in _cases(rng, fmt):
+            n = () if fmt == "dense" else (x.shape[1] if fmt == "csr" else x.shape[0],)
+            out.append((*arrays, *n, codes, nb))
+        return out
+
+    return example
+
+
+def _pearson_inputs(x, dtype, codes, nb):
+    sdt = np.float64 if dtype is None else dtype
+    sg = np.zeros((nb, x.shape[1]), sdt)
+    for b in range(nb):
+        sg[b] = x[codes == b].sum(axis=0)
+    sc = x.sum(axis=1).astype(sdt)
+    tot = np.array([np.float64(sg[b].sum()) for b in range(nb)])
+    clip = np.full(nb, np.sqrt(x.shape[0]))
+    return sg, sc, tot, clip, 100.0
+
+
+def pearson_zero_examples(rng):
+    out = []
+    for x, _, codes, nb in _cases(rng, "dense", nonzero_cells=True):
+        for dtype in (np.float32, np.float64):
+            sg, sc, tot, clip, theta = _pearson_inputs(x, dtype, codes, nb)
+            out.append((codes, nb, sg, sc, tot, clip, theta))
+    return out
+
+
+def pearson_residual_examples(fmt, zero_terms):
+    """Inputs of ``pearson_residual_var_<fmt>``; ``zero_terms``: the zero-terms kernel."""
+
+    def example(rng):
+        out = []
+        for x, arrays, codes, nb in _cases(rng, fmt, nonzero_cells=True):
+            dtype = np.float64 if fmt == "dense" else arrays[0].dtype.type
+            sg, sc, tot, clip, theta = _pearson_inputs(x, dtype, codes, nb)
+            zero = zero_terms(codes, nb, sg, sc, tot, clip, theta)
+            out.append((*arrays, codes, sg, sc, tot, clip, theta, zero))
+        return out
+
+    return example
+
+
+def welford_examples(fmt):
+    def example(rng):
+        out = []
+        for x, arrays, codes, nb in _cases(rng, fmt):
+            n_cols = () if fmt == "dense" else (x.shape[1],)
+            out.append((*arrays, *n_cols, codes, nb))
+        return out
+
+    return example

@@ -1,0 +1,201 @@
+"""Per-gene (and per-batch) mean and variance, as ``fast_array_utils.stats.mean_var``.
+
+Reproduces ``fast_array_utils.stats.mean_var(X, axis=0, correction=c)`` (the version
+scanpy 1.12.4 calls) bitwise, including its summation order:
+
+- CSR (``sparse_mean_var_minor_axis``): ``n_slots`` partial sums, row ``r`` adding
+  into slot ``r % n_slots`` in row order; ``value * value`` in the data dtype; the
+  slots summed in order (``sums[:, c].sum()``); ``var = sq / n - (s / n) ** 2``.
+  fast-array-utils uses ``n_slots = numba.get_num_threads()`` *at call time*, so the
+  frontend passes that number to reproduce it (the result of this kernel does not
+  depend on how many threads it runs on).
+- CSC (``sparse_mean_var_major_axis``): one sum per column in stored order, values
+  and squares in float64; ``var = sq / n - mean * mean``.
+- dense (``np.sum(x, axis=0, dtype=float64) / n`` and the same of ``x**2``, squares
+  in the data dtype): numpy sums a C-contiguous array's axis 0 row by row.
+
+Then ``var *= n / (n - correction)`` unless ``n == 1`` (``correction=0``: none).
+
+``expm1=True`` first maps each stored value ``x`` to ``expm1(dtype(x * scale))`` on
+the fly, as scanpy's flavor seurat does on a copy (``x *= np.log(base)`` when
+``log1p`` has a base, then ``np.expm1``); pass ``scale=1.0`` when there is no base
+(multiplying by 1.0 is exact).  ``expm1(0) == 0`` keeps sparsity.
+
+Batches: ``codes[i]`` is row ``i``'s batch in ``[0, n_batches)`` or ``-1`` (row
+skipped); batch ``b`` gives what scanpy computes on ``X[codes == b]``.  Returns
+``(mean, var, n_positive)``, each ``(n_batches, n_cols)``; with ``count_positive``,
+``n_positive`` counts the *untransformed* values ``> 0`` (``filter_genes(min_cells=1)``
+per batch, for ``filter_unexpressed_genes``), else it is all zeros (saves a counter
+update per stored value).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..toolkit import assume, helper, kernel
+from ._common import (
+    balanced_column_blocks,
+    batch_positions,
+    even_column_blocks,
+    n_blocks_for,
+    row_span,
+    signatures,
+    zeros1,
+    zeros2,
+)
+from ._examples import mean_var_examples
+
+__all__ = ["mean_var_csc", "mean_var_csr", "mean_var_dense"]
+
+_OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
+#: data, indices, indptr, n_cols, codes, n_batches, n_slots, correction, expm1, scale, count_positive
+_CSR = signatures(
+    _OUT
+    + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, int64, boolean, float64, boolean)"
+)
+#: data, indices, indptr, n_cols, codes, n_batches, correction, expm1, scale, count_positive
+_CSC = signatures(
+    _OUT
+    + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, boolean, float64, boolean)"
+)
+#: x, codes, n_batches, correction, expm1, scale, count_positive
+_DENSE = signatures(
+    _OUT + "({d}[:, ::1], int64[::1], int64, int64, boolean, float64, boolean)", index=False
+)
+
+
+@helper
+def _value(arr, x, expm1, scale):
+    """``x`` (an item of ``arr``), or flavor seurat's ``np.expm1(x * scale)`` in its dtype."""
+    if expm1:
+        return np.expm1(arr.dtype.type(x * scale))  # x *= np.log(base); np.expm1(x)
+    return x
+
+
+@helper
+def _finish(s, q, n, correction):
+    """Mean and variance from a sum and a sum of squares over ``n`` rows."""
+    mean = s / n
+    var = q / n - mean * mean
+    if correction != 0 and n != 1:
+        var *= n / (n - correction)  # fast_array_utils: var *= n / (n - correction)
+    return mean, var
+
+
+@kernel(signatures=_CSR, example=mean_var_examples("csr"))
+def mean_var_csr(
+    data,
+    indices,
+    indptr,
+    n_cols,
+    codes,
+    n_batches,
+    n_slots,
+    correction,
+    expm1,
+    scale,
+    count_positive,
+):
+    """Mean/var per batch and column of a canonical CSR matrix (sorted row indices)."""
+    n_rows = indptr.shape[0] - 1
+    pos, counts = batch_positions(codes, n_batches)
+    per_col = n_batches * n_slots  # accumulators per column (and as many for squares)
+    mean = np.empty((n_batches, n_cols))
+    var = np.empty((n_batches, n_cols))
+    npos = zeros2(n_batches, n_cols, np.int64)
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 16 * per_col))
+    # block k owns acc[2 * per_col * lo : 2 * per_col * hi]: sums, then squares
+    acc = zeros1(2 * per_col * n_cols, np.float64)
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        w = hi - lo
+        s0 = 2 * per_col * lo
+        sq_off = per_col * w  # squares follow the sums inside the block's range
+        q0 = s0 + sq_off
+        for i in range(n_rows if w > 0 else 0):
+            b = codes[i]
+            if b >= 0:
+                # fast_array_utils: thread t sums rows t, t + n_threads, ... into sums[t]
+                slot = s0 + (b * n_slots + pos[i] % n_slots) * w - lo
+                p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
+                assume(p0 >= 0)
+                for p in range(p0, p1):
+                    j = indices[p]
+                    q = slot + j
+                    assume(q >= 0)
+                    x = data[p]
+                    if count_positive and x > 0:
+                        npos[b, j] += 1  # race-free: lo <= j < hi, block k's own columns
+                    v = _value(data, x, expm1, scale)
+                    acc[q] += v  # race-free: inside block k's acc range
+                    acc[q + sq_off] += v * v  # race-free: inside block k's acc range
+        for b in range(n_batches):
+            for j in range(lo, hi):
+                tot = 0.0  # sums[:, c].sum(): slots in order
+                tot_sq = 0.0
+                for t in range(n_slots):
+                    tot += acc[s0 + (b * n_slots + t) * w + j - lo]
+                    tot_sq += acc[q0 + (b * n_slots + t) * w + j - lo]
+                m, v2 = _finish(tot, tot_sq, counts[b], correction)
+                mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
+                var[b, j] = v2  # race-free: lo <= j < hi, block k's own columns
+    return mean, var, npos
+
+
+@kernel(signatures=_CSC, example=mean_var_examples("csc"))
+def mean_var_csc(
+    data, indices, indptr, n_cols, codes, n_batches, correction, expm1, scale, count_positive
+):
+    """Mean/var per batch and column of a CSC matrix (stored order; no n_slots here)."""
+    _, counts = batch_positions(codes, n_batches)
+    mean = zeros2(n_batches, n_cols, np.float64)  # sums, then means
+    var = zeros2(n_batches, n_cols, np.float64)  # sums of squares, then variances
+    npos = zeros2(n_batches, n_cols, np.int64)
+    for j in numba.prange(n_cols):
+        for p in range(indptr[j], indptr[j + 1]):
+            b = codes[indices[p]]
+            if b >= 0:
+                x = data[p]
+                if count_positive and x > 0:
+                    npos[b, j] += 1  # race-free: column j is the prange index
+                v = np.float64(_value(data, x, expm1, scale))  # value = np.float64(x.data[j])
+                mean[b, j] += v  # race-free: column j is the prange index
+                var[b, j] += v * v  # race-free: column j is the prange index
+        for b in range(n_batches):
+            m, v2 = _finish(mean[b, j], var[b, j], counts[b], correction)
+            mean[b, j] = m  # race-free: column j is the prange index
+            var[b, j] = v2  # race-free: column j is the prange index
+    return mean, var, npos
+
+
+@kernel(signatures=_DENSE, example=mean_var_examples("dense"))
+def mean_var_dense(x, codes, n_batches, correction, expm1, scale, count_positive):
+    """Mean/var per batch and column of a C-contiguous dense matrix."""
+    n_rows, n_cols = x.shape
+    _, counts = batch_positions(codes, n_batches)
+    mean = zeros2(n_batches, n_cols, np.float64)  # sums, then means
+    var = zeros2(n_batches, n_cols, np.float64)  # sums of squares, then variances
+    npos = zeros2(n_batches, n_cols, np.int64)
+    bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows):
+            b = codes[i]
+            if b >= 0:
+                for j in range(lo, hi):
+                    xv = x[i, j]
+                    if count_positive and xv > 0:
+                        npos[b, j] += 1  # race-free: lo <= j < hi, block k's own columns
+                    v = _value(x, xv, expm1, scale)
+                    mean[b, j] += np.float64(v)  # race-free: block k's own columns
+                    var[b, j] += np.float64(v * v)  # race-free: x**2 in x's dtype
+        for b in range(n_batches):
+            for j in range(lo, hi):
+                m, v2 = _finish(mean[b, j], var[b, j], counts[b], correction)
+                mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
+                var[b, j] = v2  # race-free: lo <= j < hi, block k's own columns
+    return mean, var, npos

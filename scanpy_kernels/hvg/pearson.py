@@ -1,0 +1,461 @@
+"""Pearson-residual HVG: per-batch residual variance of each gene, sparse-aware.
+
+scanpy 1.12.4 ``experimental/pp/_highly_variable_genes.py`` (``_calculate_res_sparse``
+/ ``_calculate_res_dense``), per batch ``b`` on ``X[codes == b]`` restricted to genes
+with a nonzero sum there::
+
+    mu_ij = sums_genes[j] * sums_cells[i] / sum_total
+    r_ij  = min(max((x_ij - mu_ij) / sqrt(mu_ij + mu_ij * mu_ij / theta), -clip), clip)
+    var_j = mean_i (r_ij - mean_i r_ij) ** 2          # two passes over all n_b cells
+
+Here the cells where ``x_ij == 0`` are never visited.  Their residual
+``z(g, c) = clip(-mu / sqrt(mu + mu**2 / theta))`` depends only on the gene's and the
+cell's sums, so :func:`pearson_zero_terms` tabulates, per batch and per *distinct*
+nonzero gene sum ``g``, over the *distinct* cell sums (count data repeat both a lot;
+cost distinct-g x distinct-c, not genes x cells), around the shift
+``a = mean_i z(g, c_i)``::
+
+    A2 = sum_i (z_i - a) ** 2,   D = sum_i (z_i - a)             (all cells of b)
+
+and one pass over the stored entries (``pearson_residual_var_*``) adds each nonzero
+cell's correction::
+
+    C1 = sum_nz (r - z),         C2 = sum_nz ((r - a) ** 2 - (z - a) ** 2)
+    var = (A2 + C2 - n * d ** 2) / n,   d = (D + C1) / n          (d = mean - a)
+
+since ``sum_i (r_i - mean) ** 2 = sum_i (r_i - a) ** 2 - n (mean - a) ** 2``.  Sums are
+grouped differently from scanpy's, so results agree to rounding: measured max relative
+difference 7e-15 (tests assert < 1e-12); the bound grows with ``max z**2 / var``, at
+most about ``min(mu, theta)``.
+
+A frontend calls, for all batches at once:
+
+1. ``pearson_sums_{csr,csc,dense}`` -> ``sums_genes (n_batches, n_genes)``,
+   ``sums_cells (n_rows,)``: in the data dtype for sparse input, as scanpy sums its
+   float32 CSC batch (``x_batch.sum(axis=0/1)``; ``mu`` then multiplies float32 sums),
+   float64 for dense input (scanpy sums a float64 copy);
+2. ``sum_total[b] = np.float64(np.sum(sums_genes[b][sums_genes[b] != 0]))`` and
+   ``clip[b]`` (scanpy: ``sqrt(n)`` of the *first* batch when ``clip=None``, reused for
+   every batch), in numpy;
+3. ``pearson_zero_terms(...)`` -> ``zero`` ``(3, n_batches, n_genes)``;
+4. ``pearson_residual_var_{csr,csc,dense}(..., zero)`` -> ``(n_batches, n_genes)``.
+
+Genes with ``sums_genes[b, j] == 0`` get 0 (scanpy filters them out and fills 0).  A
+cell with a zero sum makes every gene's variance NaN, as in scanpy.  Stored values must
+be ``>= 0`` (counts; scanpy's sparse loop mis-steps on negative values); explicit zeros
+are fine (scanpy eliminates them; they contribute nothing here).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ..toolkit import helper, kernel
+from ._common import (
+    balanced_column_blocks,
+    batch_positions,
+    even_column_blocks,
+    n_blocks_for,
+    routine,
+    row_span,
+    signatures,
+    zeros1,
+    zeros2,
+    zeros3,
+)
+from ._examples import (
+    pearson_residual_examples,
+    pearson_sums_examples,
+    pearson_zero_examples,
+)
+
+__all__ = [
+    "pearson_residual_var_csc",
+    "pearson_residual_var_csr",
+    "pearson_residual_var_dense",
+    "pearson_sums_csc",
+    "pearson_sums_csr",
+    "pearson_sums_dense",
+    "pearson_zero_terms",
+]
+
+
+# ---------------------------------------------------------------------------- sums
+# scanpy sums the batch's CSC matrix in its own dtype: ``x_batch.sum(axis=0)`` (per
+# column, stored order) and ``x_batch.sum(axis=1)`` (per row, column order); so do
+# these, for any input layout.  Its dense path sums a float64 copy (numpy's pairwise
+# sum along columns: equal to these row-order sums for integer counts).
+_SUMS = "Tuple(({d}[:, ::1], {d}[::1]))"
+#: data, indices, indptr, n_cols (CSR) or n_rows (CSC), codes, n_batches
+_SUMS_SPARSE = signatures(_SUMS + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64)")
+#: x, codes, n_batches
+_SUMS_DENSE = signatures(
+    "Tuple((float64[:, ::1], float64[::1]))({d}[:, ::1], int64[::1], int64)", index=False
+)
+
+
+@kernel(signatures=_SUMS_SPARSE, example=pearson_sums_examples("csr"))
+def pearson_sums_csr(data, indices, indptr, n_cols, codes, n_batches):
+    """``(sums_genes (n_batches, n_cols), sums_cells (n_rows,))`` in the data dtype."""
+    n_rows = indptr.shape[0] - 1
+    genes = zeros2(n_batches, n_cols, data.dtype)
+    cells = zeros1(n_rows, data.dtype)
+    for i in numba.prange(n_rows):
+        acc = data.dtype.type(0.0)
+        for p in range(indptr[i], indptr[i + 1]):
+            acc += data[p]
+        cells[i] = acc
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows if lo < hi else 0):
+            b = codes[i]
+            if b >= 0:
+                p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
+                for p in range(p0, p1):
+                    genes[b, indices[p]] += data[p]  # race-free: block k's own columns
+    return genes, cells
+
+
+@kernel(signatures=_SUMS_SPARSE, example=pearson_sums_examples("csc"))
+def pearson_sums_csc(data, indices, indptr, n_rows, codes, n_batches):
+    """Like :func:`pearson_sums_csr` for CSC (``n_rows`` given: the minor length)."""
+    n_cols = indptr.shape[0] - 1
+    genes = zeros2(n_batches, n_cols, data.dtype)
+    for j in numba.prange(n_cols):
+        for p in range(indptr[j], indptr[j + 1]):
+            b = codes[indices[p]]
+            if b >= 0:
+                genes[b, j] += data[p]  # race-free: column j is the prange index
+    # row sums: a column scatter; blocks of rows, each scanning all columns
+    cells = zeros1(n_rows, data.dtype)
+    bounds = even_column_blocks(n_rows, n_blocks_for(n_rows, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for j in range(n_cols if lo < hi else 0):
+            p0, p1 = row_span(indices, indptr, j, lo, hi, n_rows)
+            for p in range(p0, p1):
+                cells[indices[p]] += data[p]  # race-free: block k's own rows
+    return genes, cells
+
+
+@kernel(signatures=_SUMS_DENSE, example=pearson_sums_examples("dense"))
+def pearson_sums_dense(x, codes, n_batches):
+    """Like :func:`pearson_sums_csr` for a C-contiguous dense matrix, in float64."""
+    n_rows, n_cols = x.shape
+    genes = zeros2(n_batches, n_cols, np.float64)
+    cells = zeros1(n_rows, np.float64)
+    for i in numba.prange(n_rows):
+        acc = 0.0
+        for j in range(n_cols):
+            acc += np.float64(x[i, j])
+        cells[i] = acc
+    bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        for i in range(n_rows):
+            b = codes[i]
+            if b >= 0:
+                for j in range(bounds[k], bounds[k + 1]):
+                    genes[b, j] += np.float64(x[i, j])  # race-free: block k's own columns
+    return genes, cells
+
+
+# ------------------------------------------------------------------------- levels
+@routine
+def _argsort(values):
+    """Stable ascending argsort of floats by LSD radix sort on their bits.
+
+    ``np.argsort`` is not used: numba's quicksort keeps its stack in a list whose
+    bounds-checked accesses are ``IndexError`` raise sites.  NaNs sort last.
+    """
+    n = values.shape[0]
+    fkeys = np.empty(n, np.float64)
+    for i in range(n):
+        fkeys[i] = values[i]
+    keys = fkeys.view(np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    for i in range(n):  # order-preserving map of IEEE bits to unsigned integers
+        keys[i] = ~keys[i] if keys[i] & sign else keys[i] | sign
+    order = np.arange(n)
+    other = np.empty(n, np.int64)
+    count = np.empty(1 << 16, np.int64)
+    mask = np.uint64((1 << 16) - 1)
+    for shift in range(0, 64, 16):
+        sh = np.uint64(shift)
+        count[:] = 0
+        for q in range(n):
+            count[(keys[order[q]] >> sh) & mask] += 1
+        total = 0
+        for d in range(1 << 16):
+            c = count[d]
+            count[d] = total
+            total += c
+        for q in range(n):
+            i = order[q]
+            d = (keys[i] >> sh) & mask
+            other[count[d]] = i
+            count[d] += 1
+        order, other = other, order
+    return order
+
+
+@routine
+def _levels(values, groups, n_groups):
+    """Distinct values per group: ``(level_of, value, count, group, start)``.
+
+    ``level_of[i]`` is item ``i``'s level (``-1`` if ``groups[i] < 0``); levels of
+    group ``g`` are ``start[g]:start[g + 1]``, each with its value and multiplicity.
+    """
+    n = values.shape[0]
+    order = _argsort(values)
+    start = np.zeros(n_groups + 1, np.int64)
+    for i in range(n):
+        if groups[i] >= 0:
+            start[groups[i] + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    fill = start[:-1].copy()
+    grouped = np.empty(start[n_groups], np.int64)
+    for q in range(n):  # counting sort by group, stable: values stay sorted
+        i = order[q]
+        g = groups[i]
+        if g >= 0:
+            grouped[fill[g]] = i
+            fill[g] += 1
+    level_of = np.full(n, -1, np.int64)
+    value = np.empty(start[n_groups], values.dtype)
+    count = np.zeros(start[n_groups])
+    group = np.empty(start[n_groups], np.int64)
+    lstart = np.zeros(n_groups + 1, np.int64)
+    n_levels = 0
+    for g in range(n_groups):
+        for q in range(start[g], start[g + 1]):
+            i = grouped[q]
+            if q == start[g] or values[i] != value[n_levels - 1]:
+                value[n_levels] = values[i]
+                group[n_levels] = g
+                n_levels += 1
+            count[n_levels - 1] += 1.0
+            level_of[i] = n_levels - 1
+        lstart[g + 1] = n_levels
+    return level_of, value[:n_levels], count[:n_levels], group[:n_levels], lstart
+
+
+@helper
+def _residual(x, g, c, total, clip, theta):
+    """scanpy's ``clac_clipped_res_*`` for value ``x``, gene sum ``g``, cell sum ``c``."""
+    mu = g * c / total
+    pre_res = (x - mu) / math.sqrt(mu + mu * mu / theta)
+    return np.float64(min(max(pre_res, -clip), clip))
+
+
+@routine
+def _prepare(codes, n_batches, sums_genes, sums_cells):
+    """Distinct cell sums per batch and distinct nonzero gene sums per batch.
+
+    Returns rows per batch, the cell levels (values, counts, per-batch starts), each
+    (batch, gene)'s gene level (``-1``: zero sum) and the gene levels' values and
+    batches.
+    """
+    _, n_per_batch = batch_positions(codes, n_batches)
+    _, c_val, c_cnt, _, c_start = _levels(sums_cells, codes, n_batches)
+    n_genes = sums_genes.shape[1]
+    flat = sums_genes.ravel()  # C-contiguous: a view
+    ggroups = np.empty(flat.shape[0], np.int64)
+    for q in range(flat.shape[0]):
+        ggroups[q] = q // n_genes if flat[q] != 0.0 else -1
+    gene_of, g_val, _, g_grp, _ = _levels(flat, ggroups, n_batches)
+    return n_per_batch, c_val, c_cnt, c_start, gene_of, g_val, g_grp
+
+
+@routine
+def _table(u, n_per_batch, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta):
+    """``(a, A2, D)`` for gene level ``u``: zero residuals over its batch's cells."""
+    b = g_grp[u]
+    g = g_val[u]
+    n = n_per_batch[b]
+    a1 = 0.0
+    for q in range(c_start[b], c_start[b + 1]):
+        a1 += c_cnt[q] * _residual(0.0, g, c_val[q], sum_total[b], clip[b], theta)
+    a = a1 / n
+    a2 = 0.0
+    d = 0.0
+    for q in range(c_start[b], c_start[b + 1]):
+        e = _residual(0.0, g, c_val[q], sum_total[b], clip[b], theta) - a
+        a2 += c_cnt[q] * e * e
+        d += c_cnt[q] * e
+    return a, a2, d
+
+
+_ZERO = "float64[:, :, ::1](int64[::1], int64, {d}[:, ::1], {d}[::1], float64[::1], float64[::1], float64)"
+
+
+@kernel(signatures=signatures(_ZERO, index=False), example=pearson_zero_examples)
+def pearson_zero_terms(codes, n_batches, sums_genes, sums_cells, sum_total, clip, theta):
+    """Zero-residual terms ``[a, A2, D]``, each ``(n_batches, n_genes)`` (module doc).
+
+    Zero-sum (batch, gene) pairs get zeros.  Cost: per batch, distinct nonzero gene
+    sums x distinct cell sums residual evaluations (twice), not cells x genes.
+    """
+    n_genes = sums_genes.shape[1]
+    n_b, c_val, c_cnt, c_start, gene_of, g_val, g_grp = _prepare(
+        codes, n_batches, sums_genes, sums_cells
+    )
+    n_lev = g_val.shape[0]
+    table = np.empty((n_lev, 3))
+    for u in numba.prange(n_lev):
+        a, a2, d = _table(u, n_b, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta)
+        table[u, 0] = a  # race-free: level u is the prange index
+        table[u, 1] = a2  # race-free: level u is the prange index
+        table[u, 2] = d  # race-free: level u is the prange index
+    out = zeros3(3, n_batches, n_genes, np.float64)
+    for j in numba.prange(n_genes):
+        for b in range(n_batches):
+            u = gene_of[b * n_genes + j]
+            if u >= 0:
+                for t in range(3):
+                    out[t, b, j] = table[u, t]  # race-free: gene j is the prange index
+    return out
+
+
+@helper
+def _corrections(x, g, c, total, clip, theta, a):
+    """A nonzero cell's ``(r - z, (r - a)**2 - (z - a)**2)`` (``r``: its residual)."""
+    r = _residual(x, g, c, total, clip, theta) - a
+    z = _residual(0.0, g, c, total, clip, theta) - a
+    return r - z, r * r - z * z
+
+
+@helper
+def _finish(n, a2, d, c1, c2):
+    """``sum_i (r_i - mean)**2 / n`` from the zero terms and the corrections."""
+    dm = (d + c1) / n  # mean - shift
+    return (a2 + c2 - n * dm * dm) / n
+
+
+#: ..., codes, sums_genes, sums_cells (data dtype; dense: float64), sum_total, clip, theta, zero
+_TAIL = (
+    "int64[::1], {s}[:, ::1], {s}[::1], float64[::1], float64[::1], float64, float64[:, :, ::1])"
+)
+_RES_SPARSE = signatures(
+    "float64[:, ::1]({d}[::1], {i}[::1], {i}[::1], " + _TAIL.replace("{s}", "{d}")
+)
+_RES_DENSE = signatures(
+    "float64[:, ::1]({d}[:, ::1], " + _TAIL.replace("{s}", "float64"), index=False
+)
+
+
+@kernel(signatures=_RES_SPARSE, example=pearson_residual_examples("csc", pearson_zero_terms))
+def pearson_residual_var_csc(
+    data, indices, indptr, codes, sums_genes, sums_cells, sum_total, clip, theta, zero
+):
+    """Residual variance per (batch, gene) of a CSC count matrix (any index order)."""
+    n_batches, n_genes = sums_genes.shape
+    _, n_b = batch_positions(codes, n_batches)
+    out = zeros2(n_batches, n_genes, np.float64)
+    c1 = zeros2(n_batches, n_genes, np.float64)
+    c2 = zeros2(n_batches, n_genes, np.float64)
+    for j in numba.prange(n_genes):
+        for p in range(indptr[j], indptr[j + 1]):
+            i = indices[p]
+            b = codes[i]
+            x = np.float64(data[p])
+            if b >= 0 and x != 0.0 and sums_genes[b, j] != 0:
+                d1, d2 = _corrections(
+                    x, sums_genes[b, j], sums_cells[i], sum_total[b], clip[b], theta, zero[0, b, j]
+                )
+                c1[b, j] += d1  # race-free: column j is the prange index
+                c2[b, j] += d2  # race-free: column j is the prange index
+        for b in range(n_batches):
+            if sums_genes[b, j] != 0:
+                out[b, j] = _finish(
+                    n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
+                )  # race-free: column j
+    return out
+
+
+@kernel(signatures=_RES_SPARSE, example=pearson_residual_examples("csr", pearson_zero_terms))
+def pearson_residual_var_csr(
+    data, indices, indptr, codes, sums_genes, sums_cells, sum_total, clip, theta, zero
+):
+    """Residual variance per (batch, gene) of a canonical CSR count matrix."""
+    n_rows = indptr.shape[0] - 1
+    n_batches, n_genes = sums_genes.shape
+    _, n_b = batch_positions(codes, n_batches)
+    out = zeros2(n_batches, n_genes, np.float64)
+    c1 = zeros2(n_batches, n_genes, np.float64)
+    c2 = zeros2(n_batches, n_genes, np.float64)
+    bounds = balanced_column_blocks(indices, indptr, n_genes, n_blocks_for(n_genes, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows if lo < hi else 0):
+            b = codes[i]
+            if b >= 0:
+                p0, p1 = row_span(indices, indptr, i, lo, hi, n_genes)
+                for p in range(p0, p1):
+                    j = indices[p]
+                    x = np.float64(data[p])
+                    if x != 0.0 and sums_genes[b, j] != 0:
+                        d1, d2 = _corrections(
+                            x,
+                            sums_genes[b, j],
+                            sums_cells[i],
+                            sum_total[b],
+                            clip[b],
+                            theta,
+                            zero[0, b, j],
+                        )
+                        c1[b, j] += d1  # race-free: lo <= j < hi, block k's own columns
+                        c2[b, j] += d2  # race-free: lo <= j < hi, block k's own columns
+        for b in range(n_batches):
+            for j in range(lo, hi):
+                if sums_genes[b, j] != 0:
+                    out[b, j] = _finish(
+                        n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
+                    )  # race-free: block k
+    return out
+
+
+@kernel(signatures=_RES_DENSE, example=pearson_residual_examples("dense", pearson_zero_terms))
+def pearson_residual_var_dense(x, codes, sums_genes, sums_cells, sum_total, clip, theta, zero):
+    """Residual variance per (batch, gene) of a C-contiguous dense count matrix."""
+    n_rows = x.shape[0]
+    n_batches, n_genes = sums_genes.shape
+    _, n_b = batch_positions(codes, n_batches)
+    out = zeros2(n_batches, n_genes, np.float64)
+    c1 = zeros2(n_batches, n_genes, np.float64)
+    c2 = zeros2(n_batches, n_genes, np.float64)
+    bounds = even_column_blocks(n_genes, n_blocks_for(n_genes, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows):
+            b = codes[i]
+            if b >= 0:
+                for j in range(lo, hi):
+                    xv = np.float64(x[i, j])
+                    if xv != 0.0 and sums_genes[b, j] != 0:
+                        d1, d2 = _corrections(
+                            xv,
+                            sums_genes[b, j],
+                            sums_cells[i],
+                            sum_total[b],
+                            clip[b],
+                            theta,
+                            zero[0, b, j],
+                        )
+                        c1[b, j] += d1  # race-free: lo <= j < hi, block k's own columns
+                        c2[b, j] += d2  # race-free: lo <= j < hi, block k's own columns
+        for b in range(n_batches):
+            for j in range(lo, hi):
+                if sums_genes[b, j] != 0:
+                    out[b, j] = _finish(
+                        n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
+                    )  # race-free: block k
+    return out

@@ -1,0 +1,147 @@
+"""seurat_v3 with ``batch_key``: per-batch mean and variance as ``sc.get.aggregate``.
+
+scanpy 1.12.4 computes the per-batch moments of seurat_v3 with
+``aggregate(adata, by=batch, func=["mean", "var"])``, i.e. ``get/_kernels.py``
+``mean_var_{csr,csc,dense}``: Welford's online update per (batch, gene) over the batch's
+rows in increasing order (sparse: over stored values only, then merged with the block
+of implicit zeros), then ``var /= n``.  These kernels reproduce that bitwise, for all
+batches in one pass (CSR: disjoint column blocks; CSC: columns; dense: column blocks),
+while scanpy parallelises over batches only.  Per (batch, gene)::
+
+    n += 1; delta = x - mean; mean += delta / n; m2 += delta * (x - mean)
+    sparse, k = n_obs - n_nz implicit zeros (k > 0 and n_nz > 0):
+        mean_a = mean; mean = mean_a * n_nz / n_obs
+        m2 += mean_a * mean_a * n_nz * k / n_obs
+    var = m2 / n_obs                 (a batch without rows keeps 0, 0)
+
+Returns ``(mean, var)`` ``(n_batches, n_cols)`` float64 with ``dof=0``; the frontend
+applies ``Aggregate.mean_var``'s ``var *= (counts / np.where(counts > dof, counts - dof,
+np.nan))[:, None]`` in numpy.  ``codes``: batch per row, ``-1`` = not aggregated.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..toolkit import assume, helper, kernel
+from ._common import (
+    balanced_column_blocks,
+    batch_positions,
+    even_column_blocks,
+    n_blocks_for,
+    row_span,
+    signatures,
+    zeros2,
+)
+from ._examples import welford_examples
+
+__all__ = ["welford_mean_var_csc", "welford_mean_var_csr", "welford_mean_var_dense"]
+
+_OUT = "UniTuple(float64[:, ::1], 2)"
+#: data, indices, indptr, n_cols, codes, n_batches
+_SPARSE = signatures(_OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64)")
+#: x, codes, n_batches
+_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64)", index=False)
+
+
+@kernel(signatures=_SPARSE, example=welford_examples("csr"))
+def welford_mean_var_csr(data, indices, indptr, n_cols, codes, n_batches):
+    """Per-batch Welford mean/var (dof 0) of a canonical CSR matrix."""
+    n_rows = indptr.shape[0] - 1
+    _, n_obs = batch_positions(codes, n_batches)
+    mean = zeros2(n_batches, n_cols, np.float64)
+    m2 = zeros2(n_batches, n_cols, np.float64)
+    n_nz = zeros2(n_batches, n_cols, np.int64)
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows if lo < hi else 0):
+            b = codes[i]
+            if b >= 0:
+                p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
+                assume(p0 >= 0)
+                for p in range(p0, p1):
+                    j = indices[p]
+                    assume(j >= 0)
+                    value = np.float64(data[p])
+                    n = n_nz[b, j] + 1
+                    n_nz[b, j] = n  # race-free: lo <= j < hi, block k's own columns
+                    m = mean[b, j]
+                    delta = value - m
+                    m += delta / n
+                    mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
+                    m2[b, j] += delta * (value - m)  # race-free: block k's own columns
+        for b in range(n_batches):
+            for j in range(lo, hi):
+                m, v = _with_zeros(mean[b, j], m2[b, j], n_nz[b, j], n_obs[b])
+                mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
+                m2[b, j] = v  # race-free: lo <= j < hi, block k's own columns
+    return mean, m2
+
+
+@kernel(signatures=_SPARSE, example=welford_examples("csc"))
+def welford_mean_var_csc(data, indices, indptr, n_cols, codes, n_batches):
+    """Per-batch Welford mean/var (dof 0) of a CSC matrix (sorted rows per column)."""
+    _, n_obs = batch_positions(codes, n_batches)
+    mean = zeros2(n_batches, n_cols, np.float64)
+    m2 = zeros2(n_batches, n_cols, np.float64)
+    n_nz = zeros2(n_batches, n_cols, np.int64)
+    for j in numba.prange(n_cols):
+        for p in range(indptr[j], indptr[j + 1]):
+            b = codes[indices[p]]
+            if b >= 0:
+                value = np.float64(data[p])
+                n = n_nz[b, j] + 1
+                n_nz[b, j] = n  # race-free: column j is the prange index
+                m = mean[b, j]
+                delta = value - m
+                m += delta / n
+                mean[b, j] = m  # race-free: column j is the prange index
+                m2[b, j] += delta * (value - m)  # race-free: column j is the prange index
+        for b in range(n_batches):
+            m, v = _with_zeros(mean[b, j], m2[b, j], n_nz[b, j], n_obs[b])
+            mean[b, j] = m  # race-free: column j is the prange index
+            m2[b, j] = v  # race-free: column j is the prange index
+    return mean, m2
+
+
+@kernel(signatures=_DENSE, example=welford_examples("dense"))
+def welford_mean_var_dense(x, codes, n_batches):
+    """Per-batch Welford mean/var (dof 0) of a C-contiguous dense matrix (every value)."""
+    n_rows, n_cols = x.shape
+    pos, n_obs = batch_positions(codes, n_batches)
+    mean = zeros2(n_batches, n_cols, np.float64)
+    m2 = zeros2(n_batches, n_cols, np.float64)
+    bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows):
+            b = codes[i]
+            if b >= 0:
+                n = pos[i] + 1  # scanpy: n += 1 per row of the batch
+                for j in range(lo, hi):
+                    value = np.float64(x[i, j])
+                    delta = value - mean[b, j]
+                    mean[b, j] += delta / n  # race-free: lo <= j < hi, block k's own columns
+                    m2[b, j] += delta * (value - mean[b, j])  # race-free: block k's own
+        for b in range(n_batches):
+            if n_obs[b] > 0:
+                for j in range(lo, hi):
+                    m2[b, j] /= n_obs[b]  # race-free: lo <= j < hi, block k's own columns
+    return mean, m2
+
+
+@helper
+def _with_zeros(mean, m2, nz, n_obs):
+    """scanpy ``mean_var_csr``/``_csc``: merge the ``k`` implicit zeros, divide by n."""
+    if n_obs > 0:
+        k = n_obs - nz
+        if k > 0 and nz > 0:
+            mean_a = mean
+            mean = mean_a * nz / n_obs
+            m2 += mean_a * mean_a * nz * k / n_obs
+        m2 /= n_obs
+    return mean, m2

@@ -1,0 +1,522 @@
+"""HVG kernels against pristine scanpy 1.12.4, computed in the same test.
+
+Bitwise (``np.array_equal``): clipped sums (seurat_v3) and mean/var (seurat,
+cell_ranger, seurat_v3 means/variances).  Pearson residual variances: relative
+difference below ``PEARSON_RTOL`` (sums regrouped; see ``scanpy_kernels.hvg.pearson``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numba.core import sigutils
+
+from scanpy_kernels import hvg
+from scanpy_kernels.toolkit import thread_limit
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hvg_reference import as_format, components, counts, pristine_pearson_batch
+
+PEARSON_RTOL = 1e-12
+KERNELS = [getattr(hvg, name) for name in hvg.__all__]
+DTYPES = [np.float32, np.float64]
+INDEX = [np.int32, np.int64]
+
+
+def call(kernel, *args):
+    """Call ``kernel`` after checking the argument types are among its declared ones."""
+    got = tuple(numba.typeof(a) for a in args)
+    declared = {sigutils.normalize_signature(s)[0] for s in kernel.signatures}
+    assert got in declared, f"{kernel.__name__}: {got} not declared"
+    return kernel(*args)
+
+
+@pytest.fixture(scope="module")
+def x_counts():
+    return counts(700, 150, seed=1)
+
+
+@pytest.fixture(scope="module")
+def codes3(x_counts):
+    """Three batches (unsorted rows) and some rows in no batch (-1)."""
+    rng = np.random.default_rng(7)
+    return rng.integers(-1, 3, x_counts.shape[0]).astype(np.int64)
+
+
+def codes_zero(n):
+    return np.zeros(n, np.int64)
+
+
+# ------------------------------------------------------------------ declarations
+@pytest.mark.parametrize("k", KERNELS, ids=lambda k: k.__name__)
+def test_declared_signatures(k):
+    import inspect
+
+    n_params = len(inspect.signature(k.py_func).parameters)
+    assert k.signatures
+    for s in k.signatures:
+        args, ret = sigutils.normalize_signature(s)
+        assert len(args) == n_params, s
+        assert ret is not None, s
+
+
+@pytest.mark.skipif(
+    not os.environ.get("HVG_COMPILE_ALL"),
+    reason="set HVG_COMPILE_ALL=1 (slow when the cache is cold)",
+)
+@pytest.mark.parametrize("k", KERNELS, ids=lambda k: k.__name__)
+def test_declared_signatures_compile(k):
+    for parallel in (False, True):
+        disp = k.fresh(parallel=parallel)
+        for s in k.signatures:
+            disp.compile(s)
+
+
+# ------------------------------------------------------- seurat_v3 clipped sums
+def _clip_for(x, n_batches, seed=0):
+    """Clip values that bind for many entries (like seurat_v3's reg_std * sqrt(n) + mean)."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.5, 4.0, (n_batches, x.shape[1]))
+
+
+def _pristine_clipped(xb, clip_b):
+    from scanpy.preprocessing._highly_variable_genes import (
+        _sum_and_sum_squares_clipped,
+        clip_square_sum,
+    )
+
+    if sp.issparse(xb) and xb.format == "csr":
+        return _sum_and_sum_squares_clipped(
+            xb.indices, xb.data, n_cols=xb.shape[1], clip_val=clip_b, nnz=xb.nnz
+        )
+    return clip_square_sum(xb, clip_b)  # CSC (.tocsr() inside) and dense
+
+
+def _check_clipped(fmt, x, codes, n_batches, clip, threads):
+    with thread_limit(threads):
+        if fmt == "csr":
+            sq, s = call(hvg.clipped_sums_csr, *components(x), x.shape[1], codes, clip)
+        elif fmt == "csc":
+            sq, s = call(hvg.clipped_sums_csc, *components(x), x.shape[1], codes, clip)
+        else:
+            sq, s = call(hvg.clipped_sums_dense, x, codes, clip)
+    assert sq.shape == s.shape == (n_batches, x.shape[1])
+    for b in range(n_batches):
+        rsq, rs = _pristine_clipped(x[codes == b], clip[b])
+        assert np.array_equal(sq[b], rsq), (fmt, b)
+        assert np.array_equal(s[b], rs), (fmt, b)
+
+
+@pytest.mark.parametrize("index", INDEX, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+def test_clipped_sums_csr_bitwise(x_counts, codes3, dtype, index):
+    x = as_format(x_counts, "csr", dtype, index)
+    for threads in (1, 2):
+        _check_clipped("csr", x, codes_zero(x.shape[0]), 1, _clip_for(x, 1), threads)
+        _check_clipped("csr", x, codes3, 3, _clip_for(x, 3, seed=1), threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_clipped_sums_csr_many_inputs(threads):
+    """Odd shapes: empty rows/columns, fewer columns than blocks, one dense column."""
+    rng = np.random.default_rng(3)
+    shapes = [(0, 5), (5, 0), (1, 1), (9, 1), (40, 2), (300, 3), (250, 64), (120, 700)]
+    for seed, (n, m) in enumerate(shapes * 2):
+        x = (
+            counts(n, m, seed=seed, zero_genes=min(m, 2), zero_cells=min(n, 2))
+            if n and m
+            else np.zeros((n, m))
+        )
+        if n and m:
+            x[:, rng.integers(m)] += rng.integers(0, 50, n)  # one heavy column
+        a = as_format(x, "csr", np.float32)
+        nb = 1 + seed % 3
+        codes = rng.integers(-1, nb, n).astype(np.int64)
+        _check_clipped("csr", a, codes, nb, _clip_for(a, nb, seed), threads)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "index"),
+    [(np.float32, np.int32), (np.float64, np.int64), (np.float32, np.int64)],
+    ids=str,
+)
+def test_clipped_sums_csc_bitwise(x_counts, codes3, dtype, index):
+    x = as_format(x_counts, "csc", dtype, index)
+    for threads in (1, 2):
+        _check_clipped("csc", x, codes_zero(x.shape[0]), 1, _clip_for(x, 1), threads)
+        _check_clipped("csc", x, codes3, 3, _clip_for(x, 3, seed=1), threads)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+def test_clipped_sums_dense_bitwise(x_counts, codes3, dtype):
+    """numpy's ``sum(axis=0)`` of a C-contiguous array adds row by row: bitwise equal."""
+    x = as_format(x_counts, "dense", dtype)
+    for threads in (1, 2):
+        _check_clipped("dense", x, codes_zero(x.shape[0]), 1, _clip_for(x, 1), threads)
+        _check_clipped("dense", x, codes3, 3, _clip_for(x, 3, seed=1), threads)
+
+
+# ------------------------------------------------------------------- mean / var
+def _pristine_mean_var(xb, *, expm1, scale, n_threads):
+    """fast_array_utils.stats.mean_var as scanpy calls it (seurat: on an expm1 copy)."""
+    from fast_array_utils.stats import mean_var
+    from fast_array_utils.stats._mean_var import sparse_mean_var_minor_axis
+
+    if expm1:  # scanpy _highly_variable_genes_single_batch, flavor="seurat"
+        xb = xb.copy()
+        if scale != 1.0:
+            xb *= np.float64(scale)  # x *= np.log(base): a float64 scalar, not a weak float
+        xb = np.expm1(xb)
+    if n_threads > numba.config.NUMBA_NUM_THREADS:  # what mean_var runs on a bigger machine
+        n, m = xb.shape
+        mean, var = sparse_mean_var_minor_axis(xb, major_len=n, minor_len=m, n_threads=n_threads)
+        if n != 1:
+            var *= n / (n - 1)
+        return mean, var
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)  # its CSR kernel partitions rows by thread count
+    try:
+        return mean_var(xb, axis=0, correction=1)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _kernel_mean_var(fmt, x, codes, nb, *, n_slots, expm1, scale):
+    if fmt == "csr":
+        return call(
+            hvg.mean_var_csr, *components(x), x.shape[1], codes, nb, n_slots, 1, expm1, scale, True
+        )
+    if fmt == "csc":
+        return call(hvg.mean_var_csc, *components(x), x.shape[1], codes, nb, 1, expm1, scale, True)
+    return call(hvg.mean_var_dense, x, codes, nb, 1, expm1, scale, True)
+
+
+def _check_mean_var(fmt, x, codes, nb, *, threads, n_slots, expm1=False, scale=1.0):
+    with thread_limit(threads):
+        mean, var, npos = _kernel_mean_var(
+            fmt, x, codes, nb, n_slots=n_slots, expm1=expm1, scale=scale
+        )
+    for b in range(nb):
+        xb = x[codes == b]
+        rm, rv = _pristine_mean_var(xb, expm1=expm1, scale=scale, n_threads=n_slots)
+        assert np.array_equal(mean[b], rm, equal_nan=True), (fmt, b)
+        assert np.array_equal(var[b], rv, equal_nan=True), (fmt, b)
+        assert np.array_equal(npos[b], np.ravel((xb > 0).sum(axis=0))), (fmt, b)
+
+
+@pytest.mark.parametrize("index", INDEX, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+def test_mean_var_csr_bitwise(x_counts, codes3, dtype, index):
+    x = as_format(np.log1p(x_counts), "csr", dtype, index)  # non-integers: order matters
+    n = x.shape[0]
+    for threads in (1, 2):
+        for n_slots in (1, 2, 3):  # fast_array_utils' row partition = its numba thread count
+            _check_mean_var("csr", x, codes_zero(n), 1, threads=threads, n_slots=n_slots)
+        _check_mean_var("csr", x, codes3, 3, threads=threads, n_slots=2)
+        _check_mean_var(
+            "csr", x, codes_zero(n), 1, threads=threads, n_slots=2, expm1=True, scale=1.0
+        )
+        _check_mean_var(
+            "csr", x, codes3, 3, threads=threads, n_slots=2, expm1=True, scale=float(np.log(2.0))
+        )
+
+
+def test_mean_var_csr_slots_matter(x_counts):
+    """The reference is sensitive to the row partition: n_slots must be passed right."""
+    # float64 data (float32 values and squares sum exactly in float64: any order)
+    x = as_format(np.log1p(x_counts) / 3, "csr", np.float64)
+    n = x.shape[0]
+    m1 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 1, 1, False, 1.0, False)
+    m2 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 2, 1, False, 1.0, False)
+    assert not np.array_equal(m1[1], m2[1])
+
+
+@pytest.mark.parametrize(
+    ("fmt", "dtype", "index"),
+    [
+        ("csc", np.float32, np.int32),
+        ("csc", np.float64, np.int64),
+        ("csc", np.float32, np.int64),
+        ("dense", np.float32, None),
+        ("dense", np.float64, None),
+    ],
+    ids=str,
+)
+def test_mean_var_csc_dense_bitwise(x_counts, codes3, fmt, dtype, index):
+    x = as_format(np.log1p(x_counts), fmt, dtype, index)
+    n = x.shape[0]
+    for threads in (1, 2):
+        _check_mean_var(fmt, x, codes_zero(n), 1, threads=threads, n_slots=1)
+        _check_mean_var(fmt, x, codes3, 3, threads=threads, n_slots=1)
+        _check_mean_var(
+            fmt, x, codes3, 3, threads=threads, n_slots=1, expm1=True, scale=float(np.log(10.0))
+        )
+
+
+# ------------------------------------------------------------ pearson residuals
+def _kernel_pearson(fmt, x, codes, nb, *, clip, theta=100.0):
+    """What a frontend does: sums, zero terms, residual variances (all batches at once)."""
+    if fmt == "csr":
+        sg, sc = call(hvg.pearson_sums_csr, *components(x), x.shape[1], codes, nb)
+    elif fmt == "csc":
+        sg, sc = call(hvg.pearson_sums_csc, *components(x), x.shape[0], codes, nb)
+    else:
+        sg, sc = call(hvg.pearson_sums_dense, x, codes, nb)
+    # scanpy: sum_total = np.sum(sums_genes) over the batch's nonzero genes
+    tot = np.array([np.float64(np.sum(sg[b][sg[b] != 0])) for b in range(nb)])
+    clips = np.full(nb, clip, np.float64)
+    zero = call(hvg.pearson_zero_terms, codes, nb, sg, sc, tot, clips, theta)
+    if fmt == "csr":
+        return call(
+            hvg.pearson_residual_var_csr, *components(x), codes, sg, sc, tot, clips, theta, zero
+        )
+    if fmt == "csc":
+        return call(
+            hvg.pearson_residual_var_csc, *components(x), codes, sg, sc, tot, clips, theta, zero
+        )
+    return call(hvg.pearson_residual_var_dense, x, codes, sg, sc, tot, clips, theta, zero)
+
+
+def _max_rel(a, b):
+    both = ~(np.isnan(a) & np.isnan(b))
+    return float(
+        np.max(np.abs(a[both] - b[both]) / np.maximum(np.abs(b[both]), 1e-300), initial=0.0)
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "dtype", "index", "threads"),
+    [
+        ("csr", np.float32, np.int32, 2),
+        ("csr", np.float64, np.int64, 1),
+        ("csc", np.float32, np.int32, 2),
+        ("csc", np.float64, np.int64, 1),
+        ("dense", np.float32, None, 2),
+        ("dense", np.float64, None, 1),
+    ],
+    ids=str,
+)
+def test_pearson_residual_var(x_counts, codes3, fmt, dtype, index, threads):
+    xc = x_counts[x_counts.sum(axis=1) > 0]  # scanpy gives NaN for every gene if a cell is all-zero
+    x = as_format(xc, fmt, dtype, index)
+    n = x.shape[0]
+    codes = codes3[: x_counts.shape[0]][x_counts.sum(axis=1) > 0]
+    for cds, nb in ((codes_zero(n), 1), (codes, 3)):
+        clip = np.sqrt((cds == 0).sum())  # scanpy: sqrt(n) of the first batch, reused
+        with thread_limit(threads):
+            res = _kernel_pearson(fmt, x, cds, nb, clip=clip)
+        for b in range(nb):
+            ref = pristine_pearson_batch(x[cds == b], clip=clip, theta=100.0)
+            assert not np.isnan(ref).any()
+            assert np.array_equal(ref == 0, res[b] == 0)
+            assert _max_rel(res[b], ref) < PEARSON_RTOL, (fmt, b, _max_rel(res[b], ref))
+    # clipping that binds often (small clip) and a small theta
+    with thread_limit(threads):
+        res = _kernel_pearson(fmt, x, codes_zero(n), 1, clip=1.5, theta=0.5)
+    ref = pristine_pearson_batch(x, clip=1.5, theta=0.5)
+    assert _max_rel(res[0], ref) < PEARSON_RTOL
+
+
+def test_pearson_all_zero_cell_gives_nan_like_scanpy(x_counts):
+    x = as_format(x_counts, "csc", np.float64, np.int32)  # has all-zero cells
+    res = _kernel_pearson("csc", x, codes_zero(x.shape[0]), 1, clip=np.sqrt(x.shape[0]))
+    ref = pristine_pearson_batch(x, clip=np.sqrt(x.shape[0]), theta=100.0)
+    assert np.array_equal(np.isnan(res[0]), np.isnan(ref))
+    assert np.array_equal(res[0][~np.isnan(ref)], ref[~np.isnan(ref)])  # the zero-filled genes
+
+
+# ------------------------------------------------ end to end with scanpy's own code
+def _adata(x, **obs):
+    import anndata as ad
+    import pandas as pd
+
+    a = ad.AnnData(x, obs=pd.DataFrame(obs, index=[f"c{i}" for i in range(x.shape[0])]))
+    a.var_names = [f"g{j}" for j in range(x.shape[1])]
+    return a
+
+
+def test_e2e_seurat_v3_bitwise(x_counts):
+    """scanpy's seurat_v3 steps with the kernels substituted reproduce its output bitwise."""
+    import scanpy as sc
+    from skmisc.loess import loess
+
+    x = as_format(x_counts, "csr", np.float32)
+    n, m = x.shape
+    df = sc.pp.highly_variable_genes(_adata(x), flavor="seurat_v3", n_top_genes=40, inplace=False)
+    codes = codes_zero(n)
+    mean, var, _ = hvg.mean_var_csr(
+        *components(x), m, codes, 1, numba.get_num_threads(), 1, False, 1.0, False
+    )
+    mean, var = mean[0], var[0]
+    assert np.array_equal(df["means"].to_numpy(), mean)
+    assert np.array_equal(df["variances"].to_numpy(), var)
+    estimat_var = np.zeros(m, dtype=np.float64)
+    not_const = var > 0
+    model = loess(np.log10(mean[not_const]), np.log10(var[not_const]), span=0.3, degree=2)
+    model.fit()
+    estimat_var[not_const] = model.outputs.fitted_values
+    reg_std = np.sqrt(10**estimat_var)
+    clip_val = reg_std * np.sqrt(n) + mean
+    sq, s = hvg.clipped_sums_csr(*components(x), m, codes, clip_val[None, :])
+    norm_gene_var = (1 / ((n - 1) * np.square(reg_std))) * (
+        (n * np.square(mean)) + sq[0] - 2 * s[0] * mean
+    )
+    assert np.array_equal(df["variances_norm"].to_numpy(), norm_gene_var)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "dense"])
+def test_e2e_seurat_flavor_bitwise(x_counts, fmt):
+    """flavor='seurat' (expm1 of log data, log1p base 2) means/dispersions bitwise."""
+    import scanpy as sc
+
+    x = as_format(np.log1p(x_counts) / np.log(2.0), fmt, np.float32)
+    adata = _adata(x)
+    adata.uns["log1p"] = {"base": 2}
+    df = sc.pp.highly_variable_genes(adata, flavor="seurat", inplace=False)
+    n, m = x.shape
+    if fmt == "csr":
+        mean, var, _ = hvg.mean_var_csr(
+            *components(x),
+            m,
+            codes_zero(n),
+            1,
+            numba.get_num_threads(),
+            1,
+            True,
+            float(np.log(2)),
+            False,
+        )
+    else:
+        mean, var, _ = hvg.mean_var_dense(x, codes_zero(n), 1, 1, True, float(np.log(2)), False)
+    mean, var = mean[0].copy(), var[0]
+    mean[mean == 0] = 1e-12
+    dispersion = var / mean
+    dispersion[dispersion == 0] = np.nan
+    dispersion = np.log(dispersion)
+    mean = np.log1p(mean)
+    assert np.array_equal(df["means"].to_numpy(), mean)
+    assert np.array_equal(df["dispersions"].to_numpy(), dispersion, equal_nan=True)
+
+
+def test_e2e_pearson_residuals(x_counts, codes3):
+    import pandas as pd
+    import scanpy as sc
+
+    keep = x_counts.sum(axis=1) > 0
+    x = as_format(x_counts[keep], "csr", np.float32)
+    codes = np.maximum(codes3[keep], 0)  # every cell in a batch
+    adata = _adata(x, batch=pd.Categorical(codes.astype(str)))
+    df = sc.experimental.pp.highly_variable_genes(
+        adata, flavor="pearson_residuals", n_top_genes=30, batch_key="batch", inplace=False
+    )
+    res = _kernel_pearson("csr", x, codes, 3, clip=np.sqrt((codes == 0).sum()))
+    assert _max_rel(res.mean(axis=0), df["residual_variances"].to_numpy()) < PEARSON_RTOL
+
+
+# ------------------------------------------- seurat_v3 batch moments (aggregate)
+@pytest.mark.parametrize(
+    ("fmt", "dtype", "index"),
+    [
+        ("csr", np.float32, np.int32),
+        ("csr", np.float64, np.int64),
+        ("csc", np.float32, np.int64),
+        ("dense", np.float32, None),
+        ("dense", np.float64, None),
+    ],
+    ids=str,
+)
+def test_welford_mean_var_bitwise(x_counts, codes3, fmt, dtype, index):
+    """Equal to ``sc.get.aggregate(..., func=["mean", "var"])`` (seurat_v3 batch_key path)."""
+    import pandas as pd
+    import scanpy as sc
+
+    x = as_format(np.log1p(x_counts), fmt, dtype, index)
+    cats = pd.Categorical.from_codes(codes3, categories=["a", "b", "c"])  # -1: NaN, not aggregated
+    agg = sc.get.aggregate(_adata(x, batch=cats), by="batch", func=["mean", "var"])
+    ref_mean = np.asarray(agg.layers["mean"])
+    ref_var = np.asarray(agg.layers["var"])
+    kern = {
+        "csr": hvg.welford_mean_var_csr,
+        "csc": hvg.welford_mean_var_csc,
+        "dense": hvg.welford_mean_var_dense,
+    }[fmt]
+    args = (x,) if fmt == "dense" else (*components(x), x.shape[1])
+    for threads in (1, 2):
+        with thread_limit(threads):
+            mean, var = call(kern, *args, codes3, 3)
+        counts = np.bincount(codes3[codes3 >= 0], minlength=3)
+        var *= (counts / np.where(counts > 1, counts - 1, np.nan))[
+            :, np.newaxis
+        ]  # Aggregate.mean_var(dof=1)
+        assert np.array_equal(mean, ref_mean)
+        assert np.array_equal(var, ref_var)
+
+
+def test_mean_var_count_positive_off(x_counts):
+    x = as_format(x_counts, "csr", np.float32)
+    n, m = x.shape
+    on = hvg.mean_var_csr(*components(x), m, codes_zero(n), 1, 2, 1, False, 1.0, True)
+    off = hvg.mean_var_csr(*components(x), m, codes_zero(n), 1, 2, 1, False, 1.0, False)
+    assert np.array_equal(on[0], off[0]) and np.array_equal(on[1], off[1])
+    assert not off[2].any() and on[2].any()
+
+
+def _loess_clip(mean, var, n, span=0.3):
+    """scanpy seurat_v3's per-batch regression (skmisc loess), unchanged."""
+    from skmisc.loess import loess
+
+    estimat_var = np.zeros(mean.shape[0], dtype=np.float64)
+    if (not_const := var > 0).any():
+        model = loess(np.log10(mean[not_const]), np.log10(var[not_const]), span=span, degree=2)
+        model.fit()
+        estimat_var[not_const] = model.outputs.fitted_values
+    reg_std = np.sqrt(10**estimat_var)
+    return reg_std, reg_std * np.sqrt(n) + mean
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "dense"])
+def test_e2e_seurat_v3_batches_bitwise(x_counts, codes3, fmt):
+    """seurat_v3 with batch_key: Welford moments + one clipped-sums pass for all batches."""
+    import pandas as pd
+    import scanpy as sc
+
+    x = as_format(x_counts, fmt, np.float32, np.int32)
+    labels = np.array(["b0", "b1", "b2"])[np.maximum(codes3, 0)]
+    df = sc.pp.highly_variable_genes(
+        _adata(x, batch=pd.Categorical(labels)),
+        flavor="seurat_v3",
+        n_top_genes=40,
+        batch_key="batch",
+        inplace=False,
+    )
+    uniq = np.unique(labels)
+    codes = np.searchsorted(uniq, labels).astype(np.int64)
+    nb = len(uniq)
+    args = (x,) if fmt == "dense" else (*components(x), x.shape[1])
+    welford = {
+        "csr": hvg.welford_mean_var_csr,
+        "csc": hvg.welford_mean_var_csc,
+        "dense": hvg.welford_mean_var_dense,
+    }
+    clipped = {
+        "csr": hvg.clipped_sums_csr,
+        "csc": hvg.clipped_sums_csc,
+        "dense": hvg.clipped_sums_dense,
+    }
+    mean, var = welford[fmt](*args, codes, nb)
+    counts = np.bincount(codes, minlength=nb)
+    var *= (counts / np.where(counts > 1, counts - 1, np.nan))[:, np.newaxis]
+    fits = [_loess_clip(mean[b], var[b], counts[b]) for b in range(nb)]
+    sq, s = clipped[fmt](*args, codes, np.stack([clip for _, clip in fits]))
+    norm = [
+        (1 / ((counts[b] - 1) * np.square(fits[b][0])))
+        * ((counts[b] * np.square(mean[b])) + sq[b] - 2 * s[b] * mean[b])
+        for b in range(nb)
+    ]
+    assert np.array_equal(df["variances_norm"].to_numpy(), np.mean(np.stack(norm), axis=0))
