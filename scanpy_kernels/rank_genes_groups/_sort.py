@@ -1,0 +1,150 @@
+"""Order-preserving integer keys for floats and a stable LSD radix sort with payload.
+
+``order_key(v)`` maps a float32/float64 to an unsigned integer (held in a uint64)
+whose unsigned order is the numeric order of the floats (flip all bits of negative
+numbers, set the sign bit of positive ones).  ``+0.0`` and ``-0.0`` map to
+different keys, but zeros never reach a key (kernels treat them as one implicit
+block).  NaN maps to the all-ones key, above ``+inf``: NaNs sort last, as in numpy.
+
+``radix_sort`` sorts ``keys[:n]`` with an ``int32`` payload, 8 bits per pass, stable
+(equal keys keep their input order), skipping passes whose byte is the same for all
+keys.  Insertion sort below ``_SMALL`` items.  No allocation: the caller passes the
+alternate buffers and a ``8 x 256`` histogram.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+from numba.extending import intrinsic, overload
+
+from ..toolkit import helper
+
+__all__ = ["HIST_SIZE", "key_params", "order_key", "radix_sort"]
+
+#: histogram scratch a radix sort needs (8 bytes x 256 buckets)
+HIST_SIZE = 8 * 256
+_SMALL = 32
+_BYTE = np.uint64(0xFF)
+
+
+@intrinsic
+def _float_bits(typingctx, x):
+    """Reinterpret a float32/float64 as uint32/uint64 (LLVM ``bitcast``)."""
+    if x == types.float32:
+        ret = types.uint32
+    elif x == types.float64:
+        ret = types.uint64
+    else:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(sig.return_type))
+
+    return ret(x), codegen
+
+
+def _consts(dtype):
+    if dtype == types.float32:
+        return np.uint64(1 << 31), np.uint64(0xFFFF_FFFF), 4
+    if dtype == types.float64:
+        return np.uint64(1 << 63), np.uint64(0xFFFF_FFFF_FFFF_FFFF), 8
+    return None
+
+
+def order_key(v):
+    """Order-preserving uint64 key of a float (jitted only)."""
+    raise NotImplementedError
+
+
+def key_params(arr):
+    """``(zero_key, nan_key, key_bytes)`` for the float dtype of ``arr`` (jitted only).
+
+    Keys of positive numbers are ``> zero_key``, of negative numbers ``< zero_key``.
+    """
+    raise NotImplementedError
+
+
+@overload(order_key, inline="always")
+def _ol_order_key(v):
+    consts = _consts(v)
+    if consts is None:
+        return None
+    sign, full, _ = consts
+
+    def impl(v):
+        if np.isnan(v):
+            return full
+        b = np.uint64(_float_bits(v))
+        if b & sign:
+            return b ^ full
+        return b | sign
+
+    return impl
+
+
+@overload(key_params, inline="always")
+def _ol_key_params(arr):
+    consts = _consts(getattr(arr, "dtype", None))
+    if consts is None:
+        return None
+    sign, full, nbytes = consts
+
+    def impl(arr):
+        return sign, full, nbytes
+
+    return impl
+
+
+@helper
+def _insertion_sort(keys, pay, n):
+    for i in range(1, n):
+        k = keys[i]
+        q = pay[i]
+        p = i - 1
+        while p >= 0 and keys[p] > k:
+            keys[p + 1] = keys[p]  # race-free: per-thread scratch row
+            pay[p + 1] = pay[p]  # race-free: per-thread scratch row
+            p -= 1
+        keys[p + 1] = k  # race-free: per-thread scratch row
+        pay[p + 1] = q  # race-free: per-thread scratch row
+
+
+@helper
+def radix_sort(keys, pay, alt_keys, alt_pay, n, nbytes, hist):
+    """Stable sort of ``keys[:n]`` carrying ``pay[:n]``.
+
+    Returns ``True`` when the sorted result lies in ``alt_keys``/``alt_pay``, ``False``
+    when it lies in ``keys``/``pay``.  ``hist`` needs ``HIST_SIZE`` int64.
+    """
+    if n <= _SMALL:
+        _insertion_sort(keys, pay, n)
+        return False
+    for i in range(nbytes * 256):
+        hist[i] = 0  # race-free: per-thread scratch row
+    for i in range(n):
+        k = keys[i]
+        for b in range(nbytes):
+            hist[b * 256 + np.intp((k >> np.uint64(8 * b)) & _BYTE)] += 1  # race-free: per-thread scratch row
+    src_k, src_p, dst_k, dst_p = keys, pay, alt_keys, alt_pay
+    in_alt = False
+    for b in range(nbytes):
+        base = b * 256
+        shift = np.uint64(8 * b)
+        if hist[base + np.intp((src_k[0] >> shift) & _BYTE)] == n:
+            continue  # every key has the same byte here: the pass would be the identity
+        total = 0
+        for d in range(256):
+            c = hist[base + d]
+            hist[base + d] = total  # race-free: per-thread scratch row
+            total += c
+        for i in range(n):
+            k = src_k[i]
+            slot = base + np.intp((k >> shift) & _BYTE)
+            q = hist[slot]
+            hist[slot] = q + 1  # race-free: per-thread scratch row
+            dst_k[q] = k  # race-free: per-thread scratch row
+            dst_p[q] = src_p[i]  # race-free: per-thread scratch row
+        src_k, src_p, dst_k, dst_p = dst_k, dst_p, src_k, src_p
+        in_alt = not in_alt
+    return in_alt

@@ -1,0 +1,299 @@
+"""Per-group sums / means / variances / nonzero counts in one pass over the matrix.
+
+All groups (and the remainder slot, see :mod:`._common`) are accumulated in one pass,
+so the frontend derives every "rest" statistic from these rows (:mod:`.rest_stats`)
+without touching the matrix again.
+
+The arithmetic reproduces scanpy 1.12.4 bit for bit (``scanpy.get._kernels``, used by
+``rank_genes_groups`` through ``sc.get.aggregate``):
+
+* ``group_sums_*`` — ``aggregate(func="mean")`` is ``sum / n`` with the sum taken in
+  float64, cells in ascending row order (``agg_sum_csr``/``agg_sum_csc``/indicator
+  matmul).  This is what the Wilcoxon path uses for means (logfoldchanges).
+* ``group_mean_var_*`` — ``aggregate(func=["mean", "var"], dof=1)`` is Welford's
+  update ``m += (x - m) / n``, ``M2 += (x - m_old) (x - m_new)`` over the cells of a
+  group in ascending row order; sparse inputs run it over the nonzeros only and merge
+  the block of ``k`` implicit zeros afterwards (Chan et al. 1979 with a zero-variance,
+  zero-mean block: ``mean = mean_nz n_nz / n``, ``M2 += mean_nz² n_nz k / n``); then
+  ``var = M2 / n`` and the ``dof=1`` correction ``var *= n / (n - 1)`` (NaN for
+  ``n == 1``).  The t-test path uses these.
+
+Stored zeros (explicit zeros in ``data``) are skipped, i.e. treated as implicit zeros,
+exactly as scanpy does after ``X.eliminate_zeros()``.  Empty slots get zeros.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..toolkit import assume, helper, kernel, num_threads, thread_scratch
+from ._common import (
+    column_ranges,
+    example_args,
+    row_range,
+    signatures,
+    slot_of,
+    slot_sizes,
+    zeros_2d,
+)
+
+__all__ = [
+    "group_mean_var_csc",
+    "group_mean_var_csr",
+    "group_mean_var_dense",
+    "group_sums_csc",
+    "group_sums_csr",
+    "group_sums_dense",
+]
+
+#: columns per dense prange task
+_DENSE_BLOCK = 64
+
+def _ex_csr(rng):
+    return example_args(rng, "csr")
+
+
+def _ex_csc(rng):
+    return example_args(rng, "csc")
+
+
+def _ex_dense(rng):
+    return example_args(rng, "dense")
+
+
+_SUMS = "Tuple((float64[:, ::1], int64[:, ::1]))"
+_MV = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
+
+
+@helper
+def _ddof1(n):
+    """scanpy's ``dof=1`` factor ``n / (n - 1)``; NaN for ``n <= 1`` (``np.where(.., nan)``)."""
+    if n > 1:
+        return np.float64(n) / np.float64(n - 1)
+    return np.nan
+
+
+@helper
+def _finish_sparse(mean_nz, m2_nz, n_nz, n):
+    """(mean, var ddof=1) of ``n`` cells from Welford over their ``n_nz`` nonzeros.
+
+    Same operations, same order as ``scanpy.get._kernels.mean_var_csr`` plus
+    ``Aggregate.mean_var``'s ``dof`` rescale.
+    """
+    if n == 0:
+        return 0.0, 0.0
+    mean = mean_nz
+    m2 = m2_nz
+    k = n - n_nz
+    if k > 0 and n_nz > 0:
+        mean = mean_nz * n_nz / n
+        m2 += mean_nz * mean_nz * n_nz * k / n
+    return mean, m2 / n * _ddof1(n)
+
+
+@helper
+def _finish_dense(mean, m2, n):
+    """(mean, var ddof=1) from Welford over all ``n`` cells (``mean_var_dense``)."""
+    if n == 0:
+        return 0.0, 0.0
+    return mean, m2 / n * _ddof1(n)
+
+
+# --------------------------------------------------------------------------- sums
+
+
+@kernel(
+    signatures=signatures(_SUMS + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"),
+    example=_ex_csr,
+)
+def group_sums_csr(data, indices, indptr, codes, n_groups, n_cols):
+    """Per-slot float64 sums and nonzero counts of a canonical CSR matrix.
+
+    Returns ``(sums, nnz)``, each ``(n_groups + 1, n_cols)``.  Parallel over disjoint
+    column ranges (one per thread, ~equal nnz); every range sweeps the rows in
+    ascending order, so each sum is added in scanpy's order at any thread count.
+    """
+    sums = zeros_2d(n_groups + 1, n_cols, np.float64)
+    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    # one column range per thread: every task visits every row once (row visits,
+    # not nonzeros, are what a CSR column sweep pays extra)
+    n_tasks = max(1, min(n_cols, num_threads()))
+    bounds = column_ranges(indices, indptr, n_cols, n_tasks)
+    for t in numba.prange(n_tasks):
+        lo = bounds[t]
+        hi = bounds[t + 1]
+        for r in range(indptr.shape[0] - 1):
+            s = slot_of(codes[r], n_groups)
+            start, stop = row_range(indices, indptr, r, lo, hi, n_cols)
+            for p in range(start, stop):
+                v = np.float64(data[p])
+                j = np.intp(indices[p])
+                assume(j >= 0)
+                if v != 0.0:
+                    sums[s, j] += v  # race-free: j in [lo, hi), task t's own columns
+                    nnz[s, j] += 1  # race-free: j in [lo, hi), task t's own columns
+    return sums, nnz
+
+
+@kernel(
+    signatures=signatures(_SUMS + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64)"),
+    example=_ex_csc,
+)
+def group_sums_csc(data, indices, indptr, codes, n_groups):
+    """Per-slot float64 sums and nonzero counts of a CSC matrix (parallel over genes)."""
+    n_cols = indptr.shape[0] - 1
+    sums = zeros_2d(n_groups + 1, n_cols, np.float64)
+    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    for j in numba.prange(n_cols):
+        for p in range(indptr[j], indptr[j + 1]):
+            v = np.float64(data[p])
+            if v != 0.0:
+                s = slot_of(codes[indices[p]], n_groups)
+                sums[s, j] += v
+                nnz[s, j] += 1
+    return sums, nnz
+
+
+@kernel(
+    signatures=signatures(_SUMS + "({f}[:, ::1], {c}[::1], int64)", sparse=False),
+    example=_ex_dense,
+)
+def group_sums_dense(x, codes, n_groups):
+    """Per-slot float64 sums and nonzero counts of a C-contiguous dense matrix."""
+    n_rows, n_cols = x.shape
+    sums = zeros_2d(n_groups + 1, n_cols, np.float64)
+    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    n_blocks = (n_cols + _DENSE_BLOCK - 1) // _DENSE_BLOCK
+    for b in numba.prange(n_blocks):
+        c0 = b * _DENSE_BLOCK
+        c1 = min(c0 + _DENSE_BLOCK, n_cols)
+        for r in range(n_rows):
+            s = slot_of(codes[r], n_groups)
+            for j in range(c0, c1):
+                v = np.float64(x[r, j])
+                sums[s, j] += v  # race-free: j in [c0, c1), block b's own columns
+                nnz[s, j] += v != 0.0  # race-free: j in [c0, c1), block b's own columns
+    return sums, nnz
+
+
+# ---------------------------------------------------------------- mean / variance
+
+
+@kernel(
+    signatures=signatures(_MV + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"),
+    example=_ex_csr,
+)
+def group_mean_var_csr(data, indices, indptr, codes, n_groups, n_cols):
+    """Per-slot mean, variance (ddof=1) and nonzero count of a canonical CSR matrix.
+
+    Returns ``(mean, var, nnz)``, each ``(n_groups + 1, n_cols)``; bitwise equal to
+    scanpy's ``aggregate(func=["mean", "var"], dof=1)``.
+    """
+    sizes = slot_sizes(codes, n_groups)
+    mean = zeros_2d(n_groups + 1, n_cols, np.float64)
+    var = zeros_2d(n_groups + 1, n_cols, np.float64)  # holds M2 until finished
+    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    n_tasks = max(1, min(n_cols, num_threads()))  # one column range per thread
+    bounds = column_ranges(indices, indptr, n_cols, n_tasks)
+    for t in numba.prange(n_tasks):
+        lo = bounds[t]
+        hi = bounds[t + 1]
+        for r in range(indptr.shape[0] - 1):
+            s = slot_of(codes[r], n_groups)
+            start, stop = row_range(indices, indptr, r, lo, hi, n_cols)
+            for p in range(start, stop):
+                v = np.float64(data[p])
+                j = np.intp(indices[p])
+                assume(j >= 0)
+                if v != 0.0:
+                    # Welford: m += (x - m) / n;  M2 += (x - m_old)(x - m_new)
+                    n = nnz[s, j] + 1
+                    nnz[s, j] = n  # race-free: j in [lo, hi), task t's own columns
+                    m = mean[s, j]
+                    delta = v - m
+                    m += delta / n
+                    mean[s, j] = m  # race-free: j in [lo, hi), task t's own columns
+                    var[s, j] += delta * (v - m)  # race-free: j in [lo, hi), task t's own columns
+        for j in range(lo, hi):
+            for s in range(n_groups + 1):
+                mu, sd2 = _finish_sparse(mean[s, j], var[s, j], nnz[s, j], sizes[s])
+                mean[s, j] = mu  # race-free: j in [lo, hi), task t's own columns
+                var[s, j] = sd2  # race-free: j in [lo, hi), task t's own columns
+    return mean, var, nnz
+
+
+@kernel(
+    signatures=signatures(_MV + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64)"),
+    example=_ex_csc,
+)
+def group_mean_var_csc(data, indices, indptr, codes, n_groups):
+    """Per-slot mean, variance (ddof=1) and nonzero count of a CSC matrix.
+
+    Bitwise equal to scanpy for CSC with sorted row indices (scanpy walks the stored
+    order; so do we).
+    """
+    n_cols = indptr.shape[0] - 1
+    sizes = slot_sizes(codes, n_groups)
+    mean = zeros_2d(n_groups + 1, n_cols, np.float64)
+    var = zeros_2d(n_groups + 1, n_cols, np.float64)
+    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    for j in numba.prange(n_cols):
+        for p in range(indptr[j], indptr[j + 1]):
+            v = np.float64(data[p])
+            if v != 0.0:
+                s = slot_of(codes[indices[p]], n_groups)
+                n = nnz[s, j] + 1
+                nnz[s, j] = n
+                m = mean[s, j]
+                delta = v - m
+                m += delta / n
+                mean[s, j] = m
+                var[s, j] += delta * (v - m)
+        for s in range(n_groups + 1):
+            mu, sd2 = _finish_sparse(mean[s, j], var[s, j], nnz[s, j], sizes[s])
+            mean[s, j] = mu
+            var[s, j] = sd2
+    return mean, var, nnz
+
+
+@kernel(
+    signatures=signatures(_MV + "({f}[:, ::1], {c}[::1], int64)", sparse=False),
+    example=_ex_dense,
+)
+def group_mean_var_dense(x, codes, n_groups):
+    """Per-slot mean, variance (ddof=1) and nonzero count of a dense matrix.
+
+    Welford over every cell, zeros included (``scanpy.get._kernels.mean_var_dense``).
+    """
+    n_rows, n_cols = x.shape
+    sizes = slot_sizes(codes, n_groups)
+    mean = zeros_2d(n_groups + 1, n_cols, np.float64)
+    var = zeros_2d(n_groups + 1, n_cols, np.float64)
+    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    seen = thread_scratch(n_groups + 1, np.int64)
+    n_blocks = (n_cols + _DENSE_BLOCK - 1) // _DENSE_BLOCK
+    for b in numba.prange(n_blocks):
+        c0 = b * _DENSE_BLOCK
+        c1 = min(c0 + _DENSE_BLOCK, n_cols)
+        cnt = seen[numba.get_thread_id()]
+        for s in range(n_groups + 1):
+            cnt[s] = 0
+        for r in range(n_rows):
+            s = slot_of(codes[r], n_groups)
+            n = cnt[s] + 1
+            cnt[s] = n
+            for j in range(c0, c1):
+                v = np.float64(x[r, j])
+                m = mean[s, j]
+                delta = v - m
+                m += delta / n
+                mean[s, j] = m  # race-free: j in [c0, c1), block b's own columns
+                var[s, j] += delta * (v - m)  # race-free: j in [c0, c1), block b's own columns
+                nnz[s, j] += v != 0.0  # race-free: j in [c0, c1), block b's own columns
+        for j in range(c0, c1):
+            for s in range(n_groups + 1):
+                mu, sd2 = _finish_dense(mean[s, j], var[s, j], sizes[s])
+                mean[s, j] = mu  # race-free: j in [c0, c1), block b's own columns
+                var[s, j] = sd2  # race-free: j in [c0, c1), block b's own columns
+    return mean, var, nnz

@@ -1,0 +1,500 @@
+"""Wilcoxon rank-sum (Mann-Whitney U) statistics without densifying.
+
+For each gene only the nonzeros are sorted: the gene's zeros form one tie block
+whose ranks follow in closed form (after the negative values, before the positive
+ones).  One stable radix sort per gene (:mod:`._sort`), per-thread scratch, parallel
+over genes.  Ranks are tracked doubled (``2·rank = 2·below + size + 1`` for a tie block
+of ``size`` values above ``below`` smaller ones), so rank sums are exact in float64
+for fewer than ~9e7 cells, as are scanpy's sums of half-integer ranks, and the tie
+terms ``t³ - t`` are exact for tie blocks below ~2e5 cells (vs rest they are also
+summed in scanpy's order): the results equal scanpy 1.12.4's bit for bit.
+
+Two modes, selected by ``ref``:
+
+* ``ref < 0`` (reference="rest"): every cell is ranked (remainder slot included);
+  for each selected group ``g`` the rank sum of its cells; the tie term
+  ``Σ (t³ - t)`` over the gene's tie blocks is the same for every group.
+* ``ref >= 0`` (a reference group): for each group ``g != ref`` only the cells of
+  ``g`` and ``ref`` are ranked (scanpy ranks each pair separately).  One sort serves
+  all pairs: for a tie block holding ``c_g`` cells of ``g`` and ``c_r`` of ``ref``,
+  the pair's ranks are ``below_g + below_r + (c_g + c_r + 1) / 2`` and its tie term
+  ``f(c_g + c_r) = [f(c_g + c_r) - f(c_r)] + f(c_r)``, ``f(t) = t³ - t``; the first
+  part is summed over blocks containing ``g`` (O(nnz) in all), the second once.
+
+NaN (scanpy's ``rankdata``: numpy order puts NaN last, and ``NaN != NaN`` makes each
+NaN its own tie block): every NaN is a tie block of one above ``+inf``, NaNs ordered
+by row.  Equal to scanpy when that order is the one scanpy's unstable argsort gives
+(e.g. at most one NaN per gene and pair, or all of a gene's NaNs in one group);
+otherwise scanpy's result depends on its sort internals.
+
+``ranksum_zscores`` turns rank sums and tie terms into scanpy's z-scores (same
+formulas and order of operations as ``_RankGenes.wilcoxon``).  The p-values stay in
+the frontend: ``2 * scipy.stats.norm.sf(abs(z))`` (what scanpy computes).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba.extending import register_jitable
+
+from ..toolkit import combine_partials, helper, kernel, num_threads, thread_partials, thread_scratch
+from ._common import (
+    EXAMPLE_GROUPS,
+    example_args,
+    lower_bound,
+    signatures,
+    slot_of,
+    slot_sizes,
+    zeros_2d,
+)
+from ._sort import HIST_SIZE, key_params, order_key, radix_sort
+
+__all__ = ["ranksum_zscores", "ranksums_csc", "ranksums_csr", "ranksums_dense"]
+
+_OUT = "UniTuple(float64[:, ::1], 2)"
+#: CSR sweep: tasks per thread; every task visits every row once per gather block, so
+#: blocks are large: ~1/_TASKS of a thread's nonzeros, at most _GATHER_MAX (12 bytes
+#: each: 48 MiB per thread), at least the largest column
+_TASKS = 4
+_GATHER_MAX = 1 << 22
+#: dense: gathered values per thread and task (bounds the column block width)
+_DENSE_GATHER = 1 << 19
+_DENSE_MAX_COLS = 16
+
+
+@helper
+def _walk_vs_rest(sk, sp, n, zero_key, nan_key, zeros, n_slots, rank2):
+    """Doubled rank sums per slot (into ``rank2``) over all cells; returns ``Σ t³ - t``."""
+    for s in range(n_slots):
+        rank2[s] = 0.0  # race-free: per-thread scratch row
+    n_zero = 0
+    for s in range(n_slots):
+        n_zero += zeros[s]
+    below = 0.0
+    tie = 0.0
+    i = 0
+    zero_pending = True
+    while i < n or zero_pending:
+        if zero_pending and (i == n or sk[i] > zero_key):
+            # the zero block: after the negative values, before the positive ones
+            t = np.float64(n_zero)
+            r2 = 2.0 * below + t + 1.0
+            for s in range(n_slots):
+                rank2[s] += zeros[s] * r2  # race-free: per-thread scratch row
+            tie += t * t * t - t
+            below += t
+            zero_pending = False
+        else:
+            k = sk[i]
+            e = i + 1
+            if k != nan_key:  # each NaN is a block of its own
+                while e < n and sk[e] == k:
+                    e += 1
+            t = np.float64(e - i)
+            r2 = 2.0 * below + t + 1.0
+            for p in range(i, e):
+                rank2[sp[p]] += r2  # race-free: per-thread scratch row
+            tie += t * t * t - t
+            below += t
+            i = e
+    return tie
+
+
+@helper
+def _walk_vs_ref(sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2, below, tie):
+    """Doubled rank sums and pair tie terms of every pair ``(g, ref)``.
+
+    Fills ``rank2[g]`` and ``tie[g]`` (without the reference-only part, which is
+    returned) for ``g < n_groups``; ``cnt`` must be zero on entry and is on exit.
+    """
+    for g in range(n_groups):
+        rank2[g] = 0.0  # race-free: per-thread scratch row
+        below[g] = 0.0  # race-free: per-thread scratch row
+        tie[g] = 0.0  # race-free: per-thread scratch row
+    tie_ref = 0.0
+    i = 0
+    zero_pending = True
+    while i < n or zero_pending:
+        if zero_pending and (i == n or sk[i] > zero_key):
+            cr = np.float64(zeros[ref])
+            f_r = cr * cr * cr - cr
+            below_r = below[ref]
+            for g in range(n_groups):
+                c = np.float64(zeros[g])
+                if g != ref and c > 0.0:
+                    rank2[g] += c * (2.0 * (below[g] + below_r) + c + cr + 1.0)  # race-free: per-thread scratch row
+                    t = c + cr
+                    tie[g] += (t * t * t - t) - f_r  # race-free: per-thread scratch row
+                    below[g] += c  # race-free: per-thread scratch row
+            tie_ref += f_r
+            below[ref] += cr  # race-free: per-thread scratch row
+            zero_pending = False
+        else:
+            k = sk[i]
+            e = i + 1
+            if k != nan_key:
+                while e < n and sk[e] == k:
+                    e += 1
+            for p in range(i, e):
+                cnt[sp[p]] += 1  # race-free: per-thread scratch row
+            cr = np.float64(cnt[ref])
+            f_r = cr * cr * cr - cr
+            below_r = below[ref]
+            for p in range(i, e):
+                g = sp[p]
+                if g != ref and cnt[g] > 0:
+                    c = np.float64(cnt[g])
+                    rank2[g] += c * (2.0 * (below[g] + below_r) + c + cr + 1.0)  # race-free: per-thread scratch row
+                    t = c + cr
+                    tie[g] += (t * t * t - t) - f_r  # race-free: per-thread scratch row
+                    below[g] += c  # race-free: per-thread scratch row
+                    cnt[g] = 0  # race-free: per-thread scratch row
+            tie_ref += f_r
+            below[ref] += cr  # race-free: per-thread scratch row
+            cnt[ref] = 0  # race-free: per-thread scratch row
+            i = e
+    return tie_ref
+
+
+@register_jitable  # not inlined: compiled once per process for every kernel and dtype
+def _rank_gene(keys, pay, n, alt_keys, alt_pay, hist, sizes, n_groups, ref, ints, flts, zero_key, nan_key, nbytes):
+    """Rank one gene's gathered nonzeros (keys + slots, in row order).
+
+    Works in the calling thread's scratch rows only.  Leaves the doubled rank sums in
+    ``flts[:n_groups]`` and, in reference mode, the pair tie terms in
+    ``flts[2 (n_groups + 1):]``; returns the tie term shared by all groups (vs rest:
+    the gene's ``Σ t³ - t``; vs reference: the reference-only part).
+    """
+    n_slots = n_groups + 1
+    zeros = ints[:n_slots]
+    cnt = ints[n_slots : 2 * n_slots]
+    for s in range(n_slots):
+        zeros[s] = sizes[s]
+        cnt[s] = 0
+    for p in range(n):
+        zeros[pay[p]] -= 1
+    in_alt = radix_sort(keys, pay, alt_keys, alt_pay, n, nbytes, hist)
+    sk = alt_keys if in_alt else keys
+    sp = alt_pay if in_alt else pay
+    rank2 = flts[:n_slots]
+    if ref < 0:
+        return _walk_vs_rest(sk, sp, n, zero_key, nan_key, zeros, n_slots, rank2)
+    below = flts[n_slots : 2 * n_slots]
+    tie = flts[2 * n_slots : 3 * n_slots]
+    return _walk_vs_ref(sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2, below, tie)
+
+
+@helper
+def _store(flts, tie0, n_groups, ref, rank_sums, tie_sums, j):
+    """Write gene ``j``'s rank sums (halved doubled sums) and tie terms."""
+    pair_ties = 2 * (n_groups + 1)
+    for g in range(n_groups):
+        if ref < 0:
+            rank_sums[g, j] = 0.5 * flts[g]  # race-free: gene j belongs to this iteration only
+            tie_sums[g, j] = tie0  # race-free: gene j belongs to this iteration only
+        elif g != ref:
+            rank_sums[g, j] = 0.5 * flts[g]  # race-free: gene j belongs to this iteration only
+            tie_sums[g, j] = flts[pair_ties + g] + tie0  # race-free: gene j belongs to this iteration only
+
+
+@kernel(
+    signatures=signatures(_OUT + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"),
+    example=lambda rng: example_args(rng, "csc", -1) + example_args(rng, "csc", 1),
+)
+def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
+    """Rank sums and tie terms of a CSC matrix, parallel over genes.
+
+    Parameters: CSC components, per-cell ``codes`` (``-1``: no selected group),
+    ``n_groups``, ``ref`` (``-1``: vs rest; else the reference group's code).
+    Returns ``(rank_sums, tie_sums)``, each ``(n_groups, n_genes)`` float64:
+    the sum of the (average) ranks of group ``g``'s cells, and ``Σ (t³ - t)`` over
+    the tie blocks of the ranked cells (row ``ref`` stays 0 in reference mode).
+    """
+    n_cols = indptr.shape[0] - 1
+    n_slots = n_groups + 1
+    sizes = slot_sizes(codes, n_groups)
+    zero_key, nan_key, nbytes = key_params(data)
+    max_nnz = 0
+    for j in range(n_cols):
+        max_nnz = max(max_nnz, np.intp(indptr[j + 1] - indptr[j]))
+    keys = thread_scratch(max_nnz, np.uint64)
+    pay = thread_scratch(max_nnz, np.int32)
+    alt_keys = thread_scratch(max_nnz, np.uint64)
+    alt_pay = thread_scratch(max_nnz, np.int32)
+    hist = thread_scratch(HIST_SIZE, np.int64)
+    ints = thread_scratch(2 * n_slots, np.int64)
+    flts = thread_scratch(3 * n_slots, np.float64)
+    rank_sums = zeros_2d(n_groups, n_cols, np.float64)
+    tie_sums = zeros_2d(n_groups, n_cols, np.float64)
+    for j in numba.prange(n_cols):
+        tid = numba.get_thread_id()
+        kb = keys[tid]
+        pb = pay[tid]
+        n = 0
+        for p in range(indptr[j], indptr[j + 1]):
+            v = data[p]
+            code = codes[indices[p]]
+            if v != 0 and (ref < 0 or code >= 0):
+                kb[n] = order_key(v)
+                pb[n] = slot_of(code, n_groups)
+                n += 1
+        fl = flts[tid]
+        tie0 = _rank_gene(kb, pb, n, alt_keys[tid], alt_pay[tid], hist[tid], sizes, n_groups, ref, ints[tid], fl, zero_key, nan_key, nbytes)
+        _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, j)
+    return rank_sums, tie_sums
+
+
+@helper
+def _plan_csr(col_nnz, n_tasks, budget):
+    """Split the columns into ``n_tasks`` contiguous ranges of ~equal nnz, and each
+    range into cache blocks of at most ``budget`` nnz (or a single column).
+
+    Returns ``(block_bounds, task_first)``: block ``b`` is the columns
+    ``[block_bounds[b], block_bounds[b + 1])``; task ``t`` owns the blocks
+    ``task_first[t] .. task_first[t + 1] - 1`` (possibly none).
+    """
+    n_cols = col_nnz.shape[0]
+    total = 0
+    for c in range(n_cols):
+        total += col_nnz[c]
+    # task t starts at the first column whose preceding nnz reach t/n_tasks of the total
+    task_lo = np.empty(n_tasks + 1, np.int64)
+    for t in range(n_tasks + 1):
+        task_lo[t] = n_cols
+    task_lo[0] = 0
+    t = 1
+    done = 0
+    for c in range(n_cols):
+        while t < n_tasks and done * n_tasks >= t * total:
+            task_lo[t] = c
+            t += 1
+        done += col_nnz[c]
+    block_bounds = np.empty(n_cols + 1, np.int64)
+    task_first = np.empty(n_tasks + 1, np.int64)
+    n_blocks = 0
+    for t in range(n_tasks):
+        task_first[t] = n_blocks
+        in_block = budget + 1  # forces a new block at the task's first column
+        for c in range(task_lo[t], task_lo[t + 1]):
+            if in_block + col_nnz[c] > budget:
+                block_bounds[n_blocks] = c
+                n_blocks += 1
+                in_block = 0
+            in_block += col_nnz[c]
+    task_first[n_tasks] = n_blocks
+    block_bounds[n_blocks] = n_cols
+    return block_bounds, task_first
+
+
+@kernel(
+    signatures=signatures(_OUT + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64, int64)"),
+    example=lambda rng: example_args(rng, "csr", -1) + example_args(rng, "csr", 1),
+)
+def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):
+    """:func:`ranksums_csc` for a canonical CSR matrix, without transposing it.
+
+    Parallel over disjoint column ranges of ~equal nnz.  Each range is swept in cache
+    blocks: a block's nonzeros are gathered per column into per-thread buffers (one
+    cursor per row remembers where the row's next block starts), then ranked.
+    Extra memory per thread: ``8·(n_rows + n_cols) + 12·block + 12·max column nnz``
+    bytes, ``block = max(max column nnz, min(2**22, nnz / (4·threads)))``: 48 MiB at
+    most for typical data (a CSC copy would be ``8·nnz``).
+    """
+    n_rows = indptr.shape[0] - 1
+    n_slots = n_groups + 1
+    sizes = slot_sizes(codes, n_groups)
+    zero_key, nan_key, nbytes = key_params(data)
+    # stored entries per column (an upper bound of what is gathered)
+    partials = thread_partials(n_cols, np.int64)
+    for r in numba.prange(n_rows):
+        acc = partials[numba.get_thread_id()]
+        for p in range(indptr[r], indptr[r + 1]):
+            acc[indices[p]] += 1
+    col_nnz = combine_partials(partials, n_cols)
+    max_col = 0
+    for c in range(n_cols):
+        max_col = max(max_col, col_nnz[c])
+    n_tasks = max(1, min(n_cols, _TASKS * num_threads()))
+    total = 0
+    for c in range(n_cols):
+        total += col_nnz[c]
+    budget = max(max_col, min(_GATHER_MAX, (total + n_tasks - 1) // n_tasks))
+    block_bounds, task_first = _plan_csr(col_nnz, n_tasks, budget)
+    cursors = thread_scratch(n_rows, np.int64)
+    fills = thread_scratch(n_cols + 1, np.int64)
+    keys = thread_scratch(budget, np.uint64)
+    pay = thread_scratch(budget, np.int32)
+    alt_keys = thread_scratch(max_col, np.uint64)
+    alt_pay = thread_scratch(max_col, np.int32)
+    hist = thread_scratch(HIST_SIZE, np.int64)
+    ints = thread_scratch(2 * n_slots, np.int64)
+    flts = thread_scratch(3 * n_slots, np.float64)
+    rank_sums = zeros_2d(n_groups, n_cols, np.float64)
+    tie_sums = zeros_2d(n_groups, n_cols, np.float64)
+    for t in numba.prange(n_tasks):
+        tid = numba.get_thread_id()
+        cur = cursors[tid]
+        fill = fills[tid]
+        kb = keys[tid]
+        pb = pay[tid]
+        if task_first[t] < task_first[t + 1]:
+            lo = block_bounds[task_first[t]]
+            for r in range(n_rows):
+                cur[r] = lower_bound(indices, indptr[r], indptr[r + 1], lo)
+        for b in range(task_first[t], task_first[t + 1]):
+            c0 = block_bounds[b]
+            c1 = block_bounds[b + 1]
+            # each column's segment of the gather buffer starts at fill[c - c0]
+            o = 0
+            for c in range(c0, c1):
+                fill[c - c0] = o
+                o += col_nnz[c]
+            for r in range(n_rows):
+                code = codes[r]
+                take = ref < 0 or code >= 0
+                s = slot_of(code, n_groups)
+                p = cur[r]
+                end = indptr[r + 1]
+                while p < end and indices[p] < c1:
+                    v = data[p]
+                    if take and v != 0:
+                        q = fill[indices[p] - c0]
+                        kb[q] = order_key(v)
+                        pb[q] = s
+                        fill[indices[p] - c0] = q + 1
+                    p += 1
+                cur[r] = p
+            o = 0
+            for c in range(c0, c1):
+                n = fill[c - c0] - o
+                fl = flts[tid]
+                tie0 = _rank_gene(kb[o:], pb[o:], n, alt_keys[tid], alt_pay[tid], hist[tid], sizes, n_groups, ref, ints[tid], fl, zero_key, nan_key, nbytes)
+                _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, c)
+                o += col_nnz[c]
+    return rank_sums, tie_sums
+
+
+@kernel(
+    signatures=signatures(_OUT + "({f}[:, ::1], {c}[::1], int64, int64)", sparse=False),
+    example=lambda rng: example_args(rng, "dense", -1) + example_args(rng, "dense", 1),
+)
+def ranksums_dense(x, codes, n_groups, ref):
+    """:func:`ranksums_csc` for a C-contiguous dense matrix (zeros are not sorted).
+
+    Parallel over blocks of up to 16 columns; a block's nonzeros are gathered per
+    column (row order) into per-thread buffers, then ranked.
+    """
+    n_rows, n_cols = x.shape
+    n_slots = n_groups + 1
+    sizes = slot_sizes(codes, n_groups)
+    zero_key, nan_key, nbytes = key_params(x)
+    width = max(1, min(_DENSE_MAX_COLS, _DENSE_GATHER // max(1, n_rows)))
+    n_blocks = (n_cols + width - 1) // width
+    keys = thread_scratch(width * n_rows, np.uint64)
+    pay = thread_scratch(width * n_rows, np.int32)
+    alt_keys = thread_scratch(n_rows, np.uint64)
+    alt_pay = thread_scratch(n_rows, np.int32)
+    fills = thread_scratch(width, np.int64)
+    hist = thread_scratch(HIST_SIZE, np.int64)
+    ints = thread_scratch(2 * n_slots, np.int64)
+    flts = thread_scratch(3 * n_slots, np.float64)
+    rank_sums = zeros_2d(n_groups, n_cols, np.float64)
+    tie_sums = zeros_2d(n_groups, n_cols, np.float64)
+    for b in numba.prange(n_blocks):
+        tid = numba.get_thread_id()
+        kb = keys[tid]
+        pb = pay[tid]
+        fill = fills[tid]
+        c0 = b * width
+        c1 = min(c0 + width, n_cols)
+        for c in range(c1 - c0):
+            fill[c] = c * n_rows
+        for r in range(n_rows):
+            code = codes[r]
+            if ref < 0 or code >= 0:
+                s = slot_of(code, n_groups)
+                for c in range(c1 - c0):
+                    v = x[r, c0 + c]
+                    if v != 0:
+                        q = fill[c]
+                        kb[q] = order_key(v)
+                        pb[q] = s
+                        fill[c] = q + 1
+        for c in range(c1 - c0):
+            o = c * n_rows
+            fl = flts[tid]
+            tie0 = _rank_gene(kb[o:], pb[o:], fill[c] - o, alt_keys[tid], alt_pay[tid], hist[tid], sizes, n_groups, ref, ints[tid], fl, zero_key, nan_key, nbytes)
+            _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, c0 + c)
+    return rank_sums, tie_sums
+
+
+@helper
+def _tie_factor(tie, size):
+    """scanpy's ``_tiecorrect``: ``1 - Σ(t³ - t) / (n³ - n)``, 1 for fewer than 2 cells."""
+    if size < 2:
+        return 1.0
+    s = np.float64(size)
+    return 1.0 - tie / (s * s * s - s)
+
+
+def _ex_zscores(rng):
+    g = EXAMPLE_GROUPS
+    sizes = rng.integers(2, 40, g + 1).astype(np.int64)
+    n = int(sizes.sum())
+    rank_sums = rng.uniform(0, n * n / 4, (g, 25))
+    tie_sums = rng.uniform(0, n**3 / 2, (g, 25))
+    tie_sums[:, 0] = float(n) ** 3 - n  # all tied: 0 / 0 -> score 0
+    return [
+        (rank_sums, tie_sums, sizes, ref, tc) for ref in (-1, 2) for tc in (False, True)
+    ]
+
+
+@kernel(
+    signatures=["float64[:, ::1](float64[:, ::1], float64[:, ::1], int64[::1], int64, boolean)"],
+    example=_ex_zscores,
+)
+def ranksum_zscores(rank_sums, tie_sums, sizes, ref, tie_correct):
+    """scanpy's Wilcoxon z-scores ``(n_groups, n_genes)`` from rank sums and tie terms.
+
+    ``sizes``: cells per slot (``n_groups + 1``, last = no selected group).
+    vs rest (``ref < 0``), ``n = sizes[g]``, ``N = Σ sizes``::
+
+        z = (R - n (N + 1) / 2) / sqrt(tc · n · (N - n) · (N + 1) / 12)
+
+    vs reference, ``m = sizes[ref]``::
+
+        z = (R - n ((n + m + 1) / 2)) / sqrt(tc · n · m · (n + m + 1) / 12)
+
+    with ``tc`` the tie correction (or exact integer products when
+    ``tie_correct`` is False), NaN → 0.  Row ``ref`` is 0.
+    """
+    n_groups, n_genes = rank_sums.shape
+    n_all = 0
+    for s in range(sizes.shape[0]):
+        n_all += sizes[s]
+    z = np.empty((n_groups, n_genes))
+    for j in numba.prange(n_genes):
+        for g in range(n_groups):
+            n = sizes[g]
+            if ref < 0:
+                m = n_all - n  # the rest
+                if tie_correct:
+                    tc = _tie_factor(tie_sums[g, j], n_all)
+                    var = tc * n * m * (n_all + 1) / 12.0
+                else:
+                    var = np.float64(n * m * (n_all + 1)) / 12.0
+                mu = np.float64(n * (n_all + 1)) / 2.0
+            else:
+                m = sizes[ref]
+                if tie_correct:
+                    tc = _tie_factor(tie_sums[g, j], n + m)
+                    var = tc * n * m * (n + m + 1) / 12.0
+                else:
+                    var = np.float64(n * m * (n + m + 1)) / 12.0
+                mu = n * (np.float64(n + m + 1) / 2.0)
+            score = (rank_sums[g, j] - mu) / np.sqrt(var)
+            if g == ref or np.isnan(score):
+                score = 0.0
+            z[g, j] = score
+    return z
