@@ -1,0 +1,1 @@
+"""Benchmarks of the scanpy kernel layer: asv suites (``suites/``) and ``speed.py``."""

@@ -1,0 +1,96 @@
+"""The benchmarked calls: every migrated scanpy function and flavor/method.
+
+Shared by the asv suites (``benchmarks/suites/``) and ``benchmarks/speed.py``'s worker
+processes.  A case knows its input (raw counts or log-normalised), which labels it
+needs, and how to call scanpy; the call leaves the AnnData reusable (HVG with
+``inplace=False``; ``rank_genes_groups`` rewrites the same ``uns`` key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+N_TOP = 2000
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    family: str  # "hvg" or "rgg"
+    log1p: bool  # input: log-normalised (True) or raw counts (False)
+    call: Callable[[Any, Any], Any]  # (scanpy module, adata) -> result
+    needs_group: bool = False
+    needs_batch: bool = False
+    public: str | None = None  # comparable public implementation: "biosparse" / "illico"
+    label: str = ""
+
+    def applies(self, adata: Any) -> bool:
+        return (not self.needs_group or "group" in adata.obs) and (
+            not self.needs_batch or "batch" in adata.obs
+        )
+
+
+def _n_top(adata: Any) -> int:
+    return min(N_TOP, adata.n_vars // 2)
+
+
+def _hvg(flavor: str, **kw: Any) -> Callable[[Any, Any], Any]:
+    def call(sc: Any, adata: Any) -> Any:
+        extra = dict(kw)
+        if flavor.startswith("seurat_v3"):
+            extra["n_top_genes"] = _n_top(adata)
+        return sc.pp.highly_variable_genes(adata, flavor=flavor, inplace=False, **extra)
+
+    return call
+
+
+def _pearson(sc: Any, adata: Any) -> Any:
+    return sc.experimental.pp.highly_variable_genes(
+        adata, flavor="pearson_residuals", n_top_genes=_n_top(adata), inplace=False
+    )
+
+
+def _rgg(method: str, *, reference: bool = False, **kw: Any) -> Callable[[Any, Any], Any]:
+    def call(sc: Any, adata: Any) -> Any:
+        ref = str(adata.obs["group"].cat.categories[0]) if reference else "rest"
+        sc.tl.rank_genes_groups(adata, "group", method=method, reference=ref, **kw)
+        return adata.uns["rank_genes_groups"]
+
+    return call
+
+
+CASES: dict[str, Case] = {
+    c.name: c
+    for c in (
+        Case("hvg_seurat", "hvg", True, _hvg("seurat"), public="biosparse",
+             label="highly_variable_genes(flavor='seurat')"),
+        Case("hvg_cell_ranger", "hvg", True, _hvg("cell_ranger"),
+             label="highly_variable_genes(flavor='cell_ranger')"),
+        Case("hvg_seurat_v3", "hvg", False, _hvg("seurat_v3"), public="biosparse",
+             label="highly_variable_genes(flavor='seurat_v3')"),
+        Case("hvg_seurat_v3_batch", "hvg", False, _hvg("seurat_v3", batch_key="batch"),
+             needs_batch=True, label="highly_variable_genes(flavor='seurat_v3', batch_key=4 batches)"),
+        Case("hvg_seurat_v3_paper", "hvg", False, _hvg("seurat_v3_paper"),
+             label="highly_variable_genes(flavor='seurat_v3_paper')"),
+        Case("hvg_pearson", "hvg", False, _pearson, public="biosparse",
+             label="experimental.pp.highly_variable_genes(flavor='pearson_residuals')"),
+        Case("rgg_wilcoxon", "rgg", True, _rgg("wilcoxon"), needs_group=True,
+             public="illico", label="rank_genes_groups(method='wilcoxon') vs rest"),
+        Case("rgg_wilcoxon_tie", "rgg", True, _rgg("wilcoxon", tie_correct=True),
+             needs_group=True, public="illico",
+             label="rank_genes_groups(method='wilcoxon', tie_correct=True) vs rest"),
+        Case("rgg_wilcoxon_ref", "rgg", True, _rgg("wilcoxon", reference=True),
+             needs_group=True, public="illico",
+             label="rank_genes_groups(method='wilcoxon') vs one reference"),
+        Case("rgg_wilcoxon_ref_tie", "rgg", True,
+             _rgg("wilcoxon", reference=True, tie_correct=True), needs_group=True,
+             public="illico",
+             label="rank_genes_groups(method='wilcoxon', tie_correct=True) vs one reference"),
+        Case("rgg_t-test", "rgg", True, _rgg("t-test"), needs_group=True,
+             public="biosparse", label="rank_genes_groups(method='t-test') vs rest"),
+        Case("rgg_t-test_overestim_var", "rgg", True, _rgg("t-test_overestim_var"),
+             needs_group=True, label="rank_genes_groups(method='t-test_overestim_var') vs rest"),
+    )
+}
