@@ -331,7 +331,10 @@ def _pytest_args(env: envs.Venv, junit: Path, files: list[str], workers: str) ->
         == "True"
     )
     args = [str(env.python), "-m", "pytest", *files, f"--junitxml={junit}", "-q"]
-    args += ["-p", "no:cacheprovider", "-p", "randomly", "--randomly-seed=1234"]
+    # scanpy's fixtures use pytest's `cache`: keep the plugin, out of the trees
+    args += ["-o", f"cache_dir={TESTS_DIR / ('.pytest_cache-' + env.name)}"]
+    # fixed seed: both sides draw the same random data and order
+    args += ["-p", "randomly", "--randomly-seed=1234"]
     args += ["-n", workers] if workers != "0" else []
     # pandas 3 warns on h5ad reads; scanpy's filterwarnings=error would fail both sides
     args += ["-W", "ignore::pandas.errors.Pandas4Warning"] if has_p4 else []

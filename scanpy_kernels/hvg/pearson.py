@@ -373,9 +373,8 @@ def pearson_residual_var_csc(
                 c2[b, j] += d2  # race-free: column j is the prange index
         for b in range(n_batches):
             if sums_genes[b, j] != 0:
-                out[b, j] = _finish(
-                    n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
-                )  # race-free: column j
+                v = _finish(n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j])
+                out[b, j] = v  # race-free: column j is the prange index
     return out
 
 
@@ -416,9 +415,8 @@ def pearson_residual_var_csr(
         for b in range(n_batches):
             for j in range(lo, hi):
                 if sums_genes[b, j] != 0:
-                    out[b, j] = _finish(
-                        n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
-                    )  # race-free: block k
+                    v = _finish(n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j])
+                    out[b, j] = v  # race-free: lo <= j < hi, block k's own columns
     return out
 
 
@@ -455,7 +453,6 @@ def pearson_residual_var_dense(x, codes, sums_genes, sums_cells, sum_total, clip
         for b in range(n_batches):
             for j in range(lo, hi):
                 if sums_genes[b, j] != 0:
-                    out[b, j] = _finish(
-                        n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
-                    )  # race-free: block k
+                    v = _finish(n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j])
+                    out[b, j] = v  # race-free: lo <= j < hi, block k's own columns
     return out

@@ -13,6 +13,9 @@ status 1 on any finding.
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
 from ._check import verify_kernel
 from ._discover import discover
 from ._findings import CHECKS, Finding, Report
@@ -20,11 +23,26 @@ from ._findings import CHECKS, Finding, Report
 __all__ = ["CHECKS", "Finding", "Report", "discover", "verify", "verify_kernel"]
 
 
-def verify(targets: list[str] | None = None) -> Report:
-    """Verify every kernel in ``targets`` (default: the package this verifier belongs to)."""
+def _verify_named(targets: list[str], name: str) -> tuple[list[str], list[Finding]]:
+    return verify_kernel(discover(targets)[name], name)
+
+
+def verify(targets: list[str] | None = None, *, jobs: int = 1) -> Report:
+    """Verify every kernel in ``targets`` (default: the package this verifier belongs to).
+
+    ``jobs > 1`` verifies kernels in that many worker processes (compiling dominates).
+    """
+    targets = targets or [__package__.rpartition(".")[0]]
+    names = list(discover(targets))
     report = Report()
-    package = __package__.rpartition(".")[0]
-    for name, k in discover(targets or [package]).items():
-        report.kernels[name], findings = verify_kernel(k, name)
+    if jobs > 1 and len(names) > 1:
+        # spawn: forking a process whose numba threads are running is unsafe
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            results = list(pool.map(_verify_named, [targets] * len(names), names))
+    else:
+        results = [_verify_named(targets, name) for name in names]
+    for name, (sigs, findings) in zip(names, results, strict=True):
+        report.kernels[name] = sigs
         report.findings += findings
     return report

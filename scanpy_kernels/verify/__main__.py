@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import verify
@@ -14,8 +15,12 @@ def main(argv: list[str] | None = None) -> int:
         "targets", nargs="*", help="module, package or .py path (default: all kernels)"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=os.cpu_count() or 1,
+        help="worker processes (default: all cores; 1: in this process)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    report = verify(args.targets or None)
+    report = verify(args.targets or None, jobs=args.jobs)
     print(report.to_json() if args.json else report.to_table())
     return 0 if report.ok else 1
 
