@@ -16,6 +16,7 @@ sessions and created/installed with uv (pip if uv is missing: much slower).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,66 @@ def scanpy_tests(session: nox.Session) -> None:
 def main(session: nox.Session) -> None:
     """Build the fork, check equivalence, then benchmarks/speed.py --quick if present."""
     _pipeline(session, "main")
+
+
+# --- benchmarks -------------------------------------------------------------------------
+
+#: what the asv environments install, downloaded once into build/bench-wheels (PyPI);
+#: asv runs are offline afterwards (PIP_NO_INDEX + PIP_FIND_LINKS)
+ASV_WHEELHOUSE = (
+    "scanpy==1.12.4", "scikit-misc", "hatchling", "hatch-vcs", "asv_runner", "build",
+    "pympler", "pip", "wheel", "setuptools",
+)
+
+
+@nox.session(python=PY312)
+def speed(session: nox.Session) -> None:
+    """Speed report pristine vs patched: docs/performance.md (benchmarks/speed.py).
+
+    ``nox -s speed`` is the full run (~15-25 min on 2 cores); ``nox -s speed -- --quick``
+    a few minutes (report under build/bench-results/quick/). Other arguments go to
+    speed.py (``--sizes S kang8684``, ``--sections pairs,probe``, ...).
+    """
+    _pipeline(session, "fork")
+    patched = ROOT / "build" / "envs" / "patched" / "bin" / "python"
+    pristine = ROOT / "build" / "envs" / "pristine" / "bin" / "python"
+    # speed.py needs numpy, scipy, matplotlib and tqdm: scanpy's env has them all
+    session.run(
+        str(patched), str(ROOT / "benchmarks" / "speed.py"),
+        "--pristine-python", str(pristine), "--patched-python", str(patched),
+        *session.posargs, external=True,
+    )
+
+
+@nox.session(name="asv", python=PY312)
+def asv_session(session: nox.Session) -> None:
+    """asv over the fork's commits (pristine sdist, then one commit per patch).
+
+    Default: ``asv continuous`` pristine sdist vs main on dataset S. Arguments go to
+    asv, e.g. ``nox -s asv -- run -e scanpy-1.12.4-sdist..main`` or
+    ``nox -s asv -- compare scanpy-1.12.4-sdist main``. SCANPY_BENCH_DATASETS
+    (default S) picks the datasets: S, M, kang8684, kang1556, harmony2000, 10x10k.
+    """
+    _pipeline(session, "fork")
+    session.install("asv==0.6.6", "virtualenv", "pip", "numpy", "scipy")
+    wheels = ROOT / "build" / "bench-wheels"
+    stamp = wheels / ".complete"
+    if not stamp.exists():  # the only networked step
+        session.run("python", "-m", "pip", "download", "-q", "-d", str(wheels), *ASV_WHEELHOUSE)
+        stamp.write_text("\n".join(ASV_WHEELHOUSE) + "\n")
+    datasets = os.environ.get("SCANPY_BENCH_DATASETS", "S")
+    session.run("python", str(ROOT / "benchmarks" / "_data.py"), *datasets.split(","))
+    py_dir = str(Path(PY312).parent) if Path(PY312).is_absolute() else ""
+    env = {
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheels),
+        "SCANPY_BENCH_DATASETS": datasets,
+        # asv's virtualenv plugin looks for `python3.12` on PATH
+        "PATH": os.pathsep.join(p for p in (py_dir, os.environ.get("PATH", "")) if p),
+    }
+    session.chdir(str(ROOT))
+    session.run("asv", "machine", "--yes", env=env)
+    args = session.posargs or [
+        "continuous", "-e", "--factor", "1.1", "scanpy-1.12.4-sdist", "main",
+    ]
+    session.run("asv", *args, env=env)

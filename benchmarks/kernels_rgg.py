@@ -193,8 +193,13 @@ PROBE = textwrap.dedent(
     codes = rng.integers(0, 4, 300).astype(np.int64)
     sizes = np.bincount(codes, minlength=5).astype(np.int64)
     out = {{}}
+    cpu = {{}}
     def timed(name, f):
-        t = time.perf_counter(); r = f(); out[name] = time.perf_counter() - t; return r
+        t, c = time.perf_counter(), time.process_time()
+        r = f()
+        out[name] = time.perf_counter() - t
+        cpu[name] = time.process_time() - c
+        return r
     with thread_limit({threads}):
         timed("group_sums_csr", lambda: group_sums_csr(x.data, x.indices, x.indptr, codes, 4, 60))
         m, v, n = timed("group_mean_var_csr", lambda: group_mean_var_csr(x.data, x.indices, x.indptr, codes, 4, 60))
@@ -203,7 +208,8 @@ PROBE = textwrap.dedent(
         rs, ts = timed("ranksums_csr", lambda: ranksums_csr(x.data, x.indices, x.indptr, codes, 4, -1, 60))
         timed("ranksum_zscores", lambda: ranksum_zscores(rs, ts, sizes, -1, True))
     out["total"] = sum(out.values())
-    print(json.dumps(out))
+    cpu["total"] = sum(cpu.values())
+    print(json.dumps(dict(wall=out, cpu=cpu)))
     """
 )
 
@@ -216,7 +222,9 @@ def run_compile(args) -> None:
         for label in ("cold (empty cache)", "cached"):
             r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
             res = json.loads(r.stdout.strip().splitlines()[-1])
-            print(f"{label}: " + ", ".join(f"{k} {v:.2f}s" for k, v in res.items()))
+            print(f"{label} (load {os.getloadavg()[0]:.1f}):")
+            for kind in ("wall", "cpu"):
+                print(f"  {kind}: " + ", ".join(f"{k} {v:.2f}s" for k, v in res[kind].items()))
 
 
 def main() -> None:
