@@ -98,8 +98,10 @@ def _method(res: dict[str, Any]) -> list[str]:
         "`NUMBA_NUM_THREADS=2`, BLAS/OpenMP threads 2) on the same cached data.",
         "- Each process loads the data, warms every case up once on a ~2,000-cell slice of the "
         "same matrix (same dtype and format, so numba compiles the same signatures; compile "
-        f"time is reported separately), then times it (up to {o['repeats']} calls or "
-        f"{o['min_time']} s per case; per process the median).",
+        "time is reported separately), then times it ("
+        + (f"up to {o['repeats']} calls, stopping once {o['min_time']:g} s are spent"
+           if o["repeats"] > 1 and o["min_time"] else f"{o['repeats']} timed call(s)")
+        + " per case; per process the median).",
         "- *Speed-up* = median over pairs of `A_k / B_k` (range and count in brackets); "
         "the per-side columns are medians over processes. > 1 means the patched fork is faster.",
         "- *CPU-time ratio*: the same over the processes' CPU seconds (all threads) during the "

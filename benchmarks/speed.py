@@ -216,19 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare_data(specs)
     log(f"{len(tasks)} processes; pristine={pythons['pristine']} patched={pythons['patched']}")
     runs, cache_dirs = [], {}
-    bar = Bar(len(tasks))
-    for task in tasks:
-        bar.step(task.describe())
-        res = run_task(task, pythons[task.side], cache_dirs, args.timeout)
-        runs.append({"section": task.section, "side": task.side, "threads": task.threads,
-                     "cache": task.cache, "job": task.job, "tag": task.tag, "result": res})
-        if "error" in res:
-            log(f"\n{task.describe()}: {res['error']}")
-        bar.advance()
-    bar.close()
-    results = {
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(t_start))
+    raw = RESULTS / f"speed-{stamp}.json"
+    meta = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t_start)),
-        "runtime_s": time.time() - t_start,
         "command": "python " + " ".join(shlex.quote(a) for a in [
             os.path.relpath(__file__, ROOT), *(argv if argv is not None else sys.argv[1:])]),
         "quick": args.quick,
@@ -238,13 +229,27 @@ def main(argv: list[str] | None = None) -> int:
         "python_versions": {k: envs.python_version(v) for k, v in pythons.items()},
         "public": public_status,
         "machine": machine,
-        "load_end": envs.machine().get("load", "?"),
         "options": {**vars(opts), "sections": sorted(opts.sections)},
-        "runs": runs,
     }
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(t_start))
-    raw = RESULTS / f"speed-{stamp}.json"
-    raw.write_text(json.dumps(results, indent=1, default=str))
+
+    def save() -> dict[str, Any]:
+        results = {**meta, "runtime_s": time.time() - t_start,
+                   "load_end": envs.machine().get("load", "?"), "runs": runs}
+        raw.write_text(json.dumps(results, indent=1, default=str))  # after every process
+        return results
+
+    bar = Bar(len(tasks))
+    for task in tasks:
+        bar.step(task.describe())
+        res = run_task(task, pythons[task.side], cache_dirs, args.timeout)
+        runs.append({"section": task.section, "side": task.side, "threads": task.threads,
+                     "cache": task.cache, "job": task.job, "tag": task.tag, "result": res})
+        if "error" in res:
+            log(f"\n{task.describe()}: {res['error']}")
+        save()
+        bar.advance()
+    bar.close()
+    results = save()
     write_report(results, args.out)
     print(summary(results))
     log(f"wrote {args.out} and {raw} in {results['runtime_s'] / 60:.1f} min")

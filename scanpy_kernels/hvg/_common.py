@@ -36,9 +36,13 @@ SCRATCH_BYTES = 1 << 20
 SAMPLE_ROWS = 1024
 
 
-#: a serial helper compiled as its own function (not inlined into the kernel's numba IR:
-#: inlining loop-heavy helpers into parallel kernels multiplies compile time)
-routine = register_jitable
+def routine(fn):
+    """A serial helper compiled as its own function, with the kernels' error model.
+
+    Not inlined into the kernel's numba IR (unlike ``toolkit.helper``): inlining
+    loop-heavy helpers into parallel kernels multiplies compile time.
+    """
+    return register_jitable(error_model="numpy", boundscheck=False)(fn)
 
 
 def signatures(template: str, *, index: bool = True) -> list[str]:

@@ -20,7 +20,14 @@ from itertools import product
 import numpy as np
 from scipy import sparse
 
+from numba.extending import register_jitable
+
 from ..toolkit import helper
+
+#: serial set-up code that kernels call outside their parallel loops: compiled once per
+#: process and argument types (not inlined: inlining it into every kernel and
+#: signature costs compile time, and it holds no hints)
+setup = register_jitable
 
 __all__ = [
     "column_ranges",
@@ -74,7 +81,7 @@ def slot_of(code, n_groups):
     return s if s >= 0 else np.intp(n_groups)
 
 
-@helper
+@setup
 def slot_sizes(codes, n_groups):
     """Cells per slot, ``(n_groups + 1,)`` int64 (serial: O(n_cells), trivial)."""
     sizes = zeros_1d(n_groups + 1, np.int64)
@@ -95,7 +102,7 @@ def lower_bound(indices, lo, hi, target):
     return lo
 
 
-@helper
+@setup
 def column_ranges(indices, indptr, n_cols, n_tasks):
     """Split ``[0, n_cols)`` into ``n_tasks`` contiguous ranges of ~equal nnz.
 

@@ -43,6 +43,7 @@ from ._common import (
     EXAMPLE_GROUPS,
     example_args,
     lower_bound,
+    setup,
     signatures,
     slot_of,
     slot_sizes,
@@ -245,7 +246,7 @@ def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
     return rank_sums, tie_sums
 
 
-@helper
+@setup
 def _plan_csr(col_nnz, n_tasks, budget):
     """Split the columns into ``n_tasks`` contiguous ranges of ~equal nnz, and each
     range into cache blocks of at most ``budget`` nnz (or a single column).
