@@ -18,9 +18,8 @@ from __future__ import annotations
 from itertools import product
 
 import numpy as np
-from scipy import sparse
-
 from numba.extending import register_jitable
+from scipy import sparse
 
 from ..toolkit import helper
 
