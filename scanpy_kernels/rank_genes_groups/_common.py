@@ -92,13 +92,15 @@ def slot_sizes(codes, n_groups):
 @helper
 def lower_bound(indices, lo, hi, target):
     """First position ``p`` in ``[lo, hi)`` with ``indices[p] >= target`` (sorted run)."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
+    a = np.intp(lo)  # locals, not the parameters: reassigned inlined arguments
+    b = np.intp(hi)  # make numba warn (NumbaIRAssumptionWarning)
+    while a < b:
+        mid = (a + b) >> 1
         if indices[mid] < target:
-            lo = mid + 1
+            a = mid + 1
         else:
-            hi = mid
-    return lo
+            b = mid
+    return a
 
 
 @setup
