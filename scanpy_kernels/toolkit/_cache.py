@@ -1,4 +1,4 @@
-"""A numba function cache whose key also covers the toolkit and the kernel's options.
+"""A numba function cache whose key also covers the kernel layer's sources and the options.
 
 numba's index key is ``(signature, target CPU, bytecode hash)``: it ignores jit
 options, the ``pipeline_class`` and the code of this toolkit.  A hinted and a plain
@@ -22,10 +22,16 @@ __all__ = ["KernelCache", "toolkit_fingerprint"]
 
 @cache
 def toolkit_fingerprint() -> str:
-    """Version plus a hash of the toolkit's sources (hint lowering changes codegen)."""
+    """Version plus a hash of every source of the kernel layer.
+
+    numba's key covers only the kernel's own file; helpers it inlines or calls live in
+    other modules (the toolkit's hint lowering, a family's ``_common.py``), and an edit
+    there would otherwise keep serving stale machine code.
+    """
+    root = Path(__file__).parents[1]  # scanpy_kernels/ (or scanpy/_kernels/ vendored)
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return f"{__version__}+{h.hexdigest()[:16]}"
 
