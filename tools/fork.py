@@ -50,6 +50,8 @@ _CONFLICT_PATTERNS = (
     re.compile(r"^error: (.+?): patch does not apply$", re.M),
     re.compile(r"^CONFLICT \([^)]*\): Merge conflict in (.+)$", re.M),
     re.compile(r"^CONFLICT \([^)]*\): (\S+) deleted in", re.M),
+    # -3 without the preimage blob (a patch on top of an earlier patch of the series)
+    re.compile(r"^error: invalid object \S+ \S+ for '(.+)'$", re.M),
 )
 
 
