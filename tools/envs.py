@@ -271,11 +271,15 @@ def installed_scanpy(env: Venv) -> str:
 
 
 def install_fork(fork: Path = DEFAULT_FORK, env: Venv = PATCHED) -> str:
-    """Install the fork's HEAD into ``env`` (no deps); return the installed version."""
+    """Install the fork's HEAD into ``env`` (no deps); return the installed version.
+
+    ``env`` is created first if needed, with pristine scanpy's dependencies.
+    """
     pins = load_pins()
     if not (fork / ".git").exists():
         msg = f"{fork} is not a fork checkout; run python tools/fork.py build first"
         raise ToolError(msg)
+    ensure_base(env)
     head = git(fork, "rev-parse", "HEAD").stdout.strip()
     n = int(git(fork, "rev-list", "--count", f"{pins.base_tag}..HEAD").stdout.strip())
     version = f"{pins.version}+kernels.{n}.g{head[:10]}"

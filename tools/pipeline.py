@@ -78,7 +78,6 @@ class Timer:
 
 def build_and_install(upto: int | None = None) -> str:
     fork.build(fork.DEFAULT_FORK, patches_dir=patches_dir(), upto=upto)
-    envs.ensure_base(envs.PATCHED)
     return envs.install_fork(fork.DEFAULT_FORK)
 
 
