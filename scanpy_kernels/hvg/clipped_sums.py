@@ -25,16 +25,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..toolkit import assume, kernel
-from ._common import (
-    balanced_column_blocks,
-    even_column_blocks,
-    n_blocks_for,
-    row_span,
-    signatures,
-    zeros1,
-    zeros2,
-)
+from .._columns import balanced_column_blocks, even_column_blocks, row_span
+from ..toolkit import assume, kernel, zeros1, zeros2
+from ._common import n_blocks_for, signatures
 from ._examples import clipped_sums_examples
 
 __all__ = ["clipped_sums_csc", "clipped_sums_csr", "clipped_sums_dense"]

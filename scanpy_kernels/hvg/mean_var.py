@@ -34,17 +34,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..toolkit import assume, helper, kernel
-from ._common import (
-    balanced_column_blocks,
-    batch_positions,
-    even_column_blocks,
-    n_blocks_for,
-    row_span,
-    signatures,
-    zeros1,
-    zeros2,
-)
+from .._columns import balanced_column_blocks, even_column_blocks, row_span
+from ..toolkit import assume, helper, kernel, zeros1, zeros2
+from ._common import batch_positions, n_blocks_for, signatures
 from ._examples import mean_var_examples
 
 __all__ = ["mean_var_csc", "mean_var_csr", "mean_var_dense"]

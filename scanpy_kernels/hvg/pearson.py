@@ -53,19 +53,9 @@ import math
 import numba
 import numpy as np
 
-from ..toolkit import helper, kernel
-from ._common import (
-    balanced_column_blocks,
-    batch_positions,
-    even_column_blocks,
-    n_blocks_for,
-    routine,
-    row_span,
-    signatures,
-    zeros1,
-    zeros2,
-    zeros3,
-)
+from .._columns import balanced_column_blocks, even_column_blocks, row_span
+from ..toolkit import helper, kernel, routine, zeros1, zeros2, zeros3
+from ._common import batch_positions, n_blocks_for, signatures
 from ._examples import (
     pearson_residual_examples,
     pearson_sums_examples,

@@ -24,16 +24,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..toolkit import assume, helper, kernel
-from ._common import (
-    balanced_column_blocks,
-    batch_positions,
-    even_column_blocks,
-    n_blocks_for,
-    row_span,
-    signatures,
-    zeros2,
-)
+from .._columns import balanced_column_blocks, even_column_blocks, row_span
+from ..toolkit import assume, helper, kernel, zeros2
+from ._common import batch_positions, n_blocks_for, signatures
 from ._examples import welford_examples
 
 __all__ = ["welford_mean_var_csc", "welford_mean_var_csr", "welford_mean_var_dense"]

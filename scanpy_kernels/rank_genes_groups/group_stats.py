@@ -27,16 +27,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..toolkit import assume, helper, kernel, num_threads, thread_scratch
-from ._common import (
-    column_ranges,
-    example_args,
-    row_range,
-    signatures,
-    slot_of,
-    slot_sizes,
-    zeros_2d,
-)
+from .._columns import balanced_column_blocks, row_span
+from ..toolkit import assume, helper, kernel, num_threads, thread_scratch, zeros2
+from ._common import example_args, signatures, slot_of, slot_sizes
 
 __all__ = [
     "group_mean_var_csc",
@@ -114,18 +107,18 @@ def group_sums_csr(data, indices, indptr, codes, n_groups, n_cols):
     column ranges (one per thread, ~equal nnz); every range sweeps the rows in
     ascending order, so each sum is added in scanpy's order at any thread count.
     """
-    sums = zeros_2d(n_groups + 1, n_cols, np.float64)
-    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    sums = zeros2(n_groups + 1, n_cols, np.float64)
+    nnz = zeros2(n_groups + 1, n_cols, np.int64)
     # one column range per thread: every task visits every row once (row visits,
     # not nonzeros, are what a CSR column sweep pays extra)
     n_tasks = max(1, min(n_cols, num_threads()))
-    bounds = column_ranges(indices, indptr, n_cols, n_tasks)
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_tasks)
     for t in numba.prange(n_tasks):
         lo = bounds[t]
         hi = bounds[t + 1]
         for r in range(indptr.shape[0] - 1):
             s = slot_of(codes[r], n_groups)
-            start, stop = row_range(indices, indptr, r, lo, hi, n_cols)
+            start, stop = row_span(indices, indptr, r, lo, hi, n_cols)
             for p in range(start, stop):
                 v = np.float64(data[p])
                 j = np.intp(indices[p])
@@ -143,8 +136,8 @@ def group_sums_csr(data, indices, indptr, codes, n_groups, n_cols):
 def group_sums_csc(data, indices, indptr, codes, n_groups):
     """Per-slot float64 sums and nonzero counts of a CSC matrix (parallel over genes)."""
     n_cols = indptr.shape[0] - 1
-    sums = zeros_2d(n_groups + 1, n_cols, np.float64)
-    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    sums = zeros2(n_groups + 1, n_cols, np.float64)
+    nnz = zeros2(n_groups + 1, n_cols, np.int64)
     for j in numba.prange(n_cols):
         for p in range(indptr[j], indptr[j + 1]):
             v = np.float64(data[p])
@@ -162,8 +155,8 @@ def group_sums_csc(data, indices, indptr, codes, n_groups):
 def group_sums_dense(x, codes, n_groups):
     """Per-slot float64 sums and nonzero counts of a C-contiguous dense matrix."""
     n_rows, n_cols = x.shape
-    sums = zeros_2d(n_groups + 1, n_cols, np.float64)
-    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    sums = zeros2(n_groups + 1, n_cols, np.float64)
+    nnz = zeros2(n_groups + 1, n_cols, np.int64)
     n_blocks = (n_cols + _DENSE_BLOCK - 1) // _DENSE_BLOCK
     for b in numba.prange(n_blocks):
         c0 = b * _DENSE_BLOCK
@@ -191,17 +184,17 @@ def group_mean_var_csr(data, indices, indptr, codes, n_groups, n_cols):
     scanpy's ``aggregate(func=["mean", "var"], dof=1)``.
     """
     sizes = slot_sizes(codes, n_groups)
-    mean = zeros_2d(n_groups + 1, n_cols, np.float64)
-    var = zeros_2d(n_groups + 1, n_cols, np.float64)  # holds M2 until finished
-    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    mean = zeros2(n_groups + 1, n_cols, np.float64)
+    var = zeros2(n_groups + 1, n_cols, np.float64)  # holds M2 until finished
+    nnz = zeros2(n_groups + 1, n_cols, np.int64)
     n_tasks = max(1, min(n_cols, num_threads()))  # one column range per thread
-    bounds = column_ranges(indices, indptr, n_cols, n_tasks)
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_tasks)
     for t in numba.prange(n_tasks):
         lo = bounds[t]
         hi = bounds[t + 1]
         for r in range(indptr.shape[0] - 1):
             s = slot_of(codes[r], n_groups)
-            start, stop = row_range(indices, indptr, r, lo, hi, n_cols)
+            start, stop = row_span(indices, indptr, r, lo, hi, n_cols)
             for p in range(start, stop):
                 v = np.float64(data[p])
                 j = np.intp(indices[p])
@@ -235,9 +228,9 @@ def group_mean_var_csc(data, indices, indptr, codes, n_groups):
     """
     n_cols = indptr.shape[0] - 1
     sizes = slot_sizes(codes, n_groups)
-    mean = zeros_2d(n_groups + 1, n_cols, np.float64)
-    var = zeros_2d(n_groups + 1, n_cols, np.float64)
-    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    mean = zeros2(n_groups + 1, n_cols, np.float64)
+    var = zeros2(n_groups + 1, n_cols, np.float64)
+    nnz = zeros2(n_groups + 1, n_cols, np.int64)
     for j in numba.prange(n_cols):
         for p in range(indptr[j], indptr[j + 1]):
             v = np.float64(data[p])
@@ -268,9 +261,9 @@ def group_mean_var_dense(x, codes, n_groups):
     """
     n_rows, n_cols = x.shape
     sizes = slot_sizes(codes, n_groups)
-    mean = zeros_2d(n_groups + 1, n_cols, np.float64)
-    var = zeros_2d(n_groups + 1, n_cols, np.float64)
-    nnz = zeros_2d(n_groups + 1, n_cols, np.int64)
+    mean = zeros2(n_groups + 1, n_cols, np.float64)
+    var = zeros2(n_groups + 1, n_cols, np.float64)
+    nnz = zeros2(n_groups + 1, n_cols, np.int64)
     seen = thread_scratch(n_groups + 1, np.int64)
     n_blocks = (n_cols + _DENSE_BLOCK - 1) // _DENSE_BLOCK
     for b in numba.prange(n_blocks):

@@ -38,17 +38,18 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-from ..toolkit import combine_partials, helper, kernel, num_threads, thread_partials, thread_scratch
-from ._common import (
-    EXAMPLE_GROUPS,
-    example_args,
-    lower_bound,
-    setup,
-    signatures,
-    slot_of,
-    slot_sizes,
-    zeros_2d,
+from .._columns import lower_bound
+from ..toolkit import (
+    combine_partials,
+    helper,
+    kernel,
+    num_threads,
+    routine,
+    thread_partials,
+    thread_scratch,
+    zeros2,
 )
+from ._common import EXAMPLE_GROUPS, example_args, signatures, slot_of, slot_sizes
 from ._sort import HIST_SIZE, key_params, order_key, radix_sort
 
 __all__ = ["ranksum_zscores", "ranksums_csc", "ranksums_csr", "ranksums_dense"]
@@ -226,8 +227,8 @@ def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
     hist = thread_scratch(HIST_SIZE, np.int64)
     ints = thread_scratch(2 * n_slots, np.int64)
     flts = thread_scratch(3 * n_slots, np.float64)
-    rank_sums = zeros_2d(n_groups, n_cols, np.float64)
-    tie_sums = zeros_2d(n_groups, n_cols, np.float64)
+    rank_sums = zeros2(n_groups, n_cols, np.float64)
+    tie_sums = zeros2(n_groups, n_cols, np.float64)
     for j in numba.prange(n_cols):
         tid = numba.get_thread_id()
         kb = keys[tid]
@@ -246,7 +247,7 @@ def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
     return rank_sums, tie_sums
 
 
-@setup
+@routine
 def _plan_csr(col_nnz, n_tasks, budget):
     """Split the columns into ``n_tasks`` contiguous ranges of ~equal nnz, and each
     range into cache blocks of at most ``budget`` nnz (or a single column).
@@ -331,8 +332,8 @@ def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):
     hist = thread_scratch(HIST_SIZE, np.int64)
     ints = thread_scratch(2 * n_slots, np.int64)
     flts = thread_scratch(3 * n_slots, np.float64)
-    rank_sums = zeros_2d(n_groups, n_cols, np.float64)
-    tie_sums = zeros_2d(n_groups, n_cols, np.float64)
+    rank_sums = zeros2(n_groups, n_cols, np.float64)
+    tie_sums = zeros2(n_groups, n_cols, np.float64)
     for t in numba.prange(n_tasks):
         tid = numba.get_thread_id()
         cur = cursors[tid]
@@ -400,8 +401,8 @@ def ranksums_dense(x, codes, n_groups, ref):
     hist = thread_scratch(HIST_SIZE, np.int64)
     ints = thread_scratch(2 * n_slots, np.int64)
     flts = thread_scratch(3 * n_slots, np.float64)
-    rank_sums = zeros_2d(n_groups, n_cols, np.float64)
-    tie_sums = zeros_2d(n_groups, n_cols, np.float64)
+    rank_sums = zeros2(n_groups, n_cols, np.float64)
+    tie_sums = zeros2(n_groups, n_cols, np.float64)
     for b in numba.prange(n_blocks):
         tid = numba.get_thread_id()
         kb = keys[tid]

@@ -4,22 +4,32 @@ Public names (stable; contributors write kernels with them):
 
 - :func:`kernel`: the decorator for every kernel (njit options, declared signatures,
   salted cache, thread limits, serial fallback off the main thread).
-- :func:`helper`: a function kernels call, inlined so its hints work too.
+- :func:`helper`: a function kernels call, inlined so its hints work too;
+  :func:`routine`: one compiled once on its own (set-up code, searches).
 - :func:`assume`, :func:`likely`, :func:`unlikely`: ``llvm.assume`` / ``llvm.expect``.
 - :func:`vectorize`, :func:`unroll`, :func:`interleave`: loop metadata on the next
   sequential loop (inside prange bodies too); :func:`lanes`: vector lanes of an array's
   dtype on the target CPU, a compile-time constant.
 - :func:`thread_partials`, :func:`thread_scratch`, :func:`combine_partials`: padded
-  per-thread buffers indexed by ``numba.get_thread_id()`` and their combine.
+  per-thread buffers indexed by ``numba.get_thread_id()`` and their combine;
+  :func:`zeros1`, :func:`zeros2`, :func:`zeros3`: zeroed arrays without a parfor.
 - :func:`thread_limit`, :func:`set_thread_limit_provider`: how many threads kernels use.
 """
 
 from __future__ import annotations
 
 from ._cache import toolkit_fingerprint
-from ._decorator import Kernel, helper, kernel
+from ._decorator import Kernel, helper, kernel, routine
 from ._hints import assume, interleave, lanes, likely, unlikely, unroll, vectorize
-from ._scratch import combine_partials, num_threads, thread_partials, thread_scratch
+from ._scratch import (
+    combine_partials,
+    num_threads,
+    thread_partials,
+    thread_scratch,
+    zeros1,
+    zeros2,
+    zeros3,
+)
 from ._threads import plan_threads, set_thread_limit_provider, thread_limit
 
 __all__ = [
@@ -33,6 +43,7 @@ __all__ = [
     "likely",
     "num_threads",
     "plan_threads",
+    "routine",
     "set_thread_limit_provider",
     "thread_limit",
     "thread_partials",
@@ -41,4 +52,7 @@ __all__ = [
     "unlikely",
     "unroll",
     "vectorize",
+    "zeros1",
+    "zeros2",
+    "zeros3",
 ]

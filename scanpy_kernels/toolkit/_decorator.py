@@ -177,3 +177,14 @@ def kernel(
 def helper(fn: Callable) -> Callable:
     """A function kernels call; inlined into the caller, so hints inside it work too."""
     return register_jitable(inline="always")(fn)
+
+
+def routine(fn: Callable) -> Callable:
+    """A serial function kernels call, compiled once as its own function (not inlined).
+
+    For set-up code, searches and allocations outside the hot loop: inlining
+    loop-heavy code into every parallel kernel and signature multiplies compile time
+    (and numba's SSA pass warns about loops in functions inlined twice). Hints inside
+    a routine do not reach the caller's loops.
+    """
+    return register_jitable(error_model="numpy", boundscheck=False)(fn)

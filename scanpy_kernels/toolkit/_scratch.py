@@ -26,7 +26,16 @@ from numba.core.typed_passes import _reload_parfors
 from numba.extending import intrinsic, register_jitable
 from numba.np.ufunc.parallel import _launch_threads
 
-__all__ = ["combine_partials", "num_threads", "padded", "thread_partials", "thread_scratch"]
+__all__ = [
+    "combine_partials",
+    "num_threads",
+    "padded",
+    "thread_partials",
+    "thread_scratch",
+    "zeros1",
+    "zeros2",
+    "zeros3",
+]
 
 _PAD_BYTES = 128
 
@@ -48,7 +57,7 @@ def num_threads(typingctx):
     def codegen(context, builder, sig, args):
         if not getattr(context.auto_parallel, "enabled", False):
             return context.get_constant(types.intp, 1)
-        context.active_code_library._reload_init.add(_reload_parfors)  # noqa: SLF001
+        context.active_code_library._reload_init.add(_reload_parfors)
         fn = cgutils.get_or_insert_function(
             builder.module, lir.FunctionType(cgutils.intp_t, []), "get_num_threads"
         )
@@ -88,3 +97,24 @@ def combine_partials(partials, n):
         for j in range(n):
             out[j] += row[j]
     return out
+
+
+# Allocation routines.  ``np.zeros`` in a parallel kernel's body becomes a parfor of
+# its own (an outlined, separately compiled gufunc: ~1 s of compile time each); these
+# are compiled once, serially, and called from the kernels.
+@register_jitable(error_model="numpy")
+def zeros1(n, dtype):
+    """Zeroed ``(n,)`` array."""
+    return np.zeros(n, dtype)
+
+
+@register_jitable(error_model="numpy")
+def zeros2(n, m, dtype):
+    """Zeroed ``(n, m)`` array."""
+    return np.zeros((n, m), dtype)
+
+
+@register_jitable(error_model="numpy")
+def zeros3(n, m, k, dtype):
+    """Zeroed ``(n, m, k)`` array."""
+    return np.zeros((n, m, k), dtype)
