@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--repo", type=Path, default=DEFAULT_FORK)
     t.add_argument("--base")
     args = parser.parse_args(argv)
+    for name in ("out", "patches", "repo"):  # git runs in other directories
+        if isinstance(getattr(args, name, None), Path):
+            setattr(args, name, getattr(args, name).resolve())
     try:
         if args.cmd == "build":
             build(args.out, patches_dir=args.patches, upto=args.upto)
