@@ -76,7 +76,7 @@ def tests(session: nox.Session) -> None:
     _install_project(session, "test")
     # tests/ compare kernels with pristine scanpy; migration_tests/test_tools.py
     # exercises the case recorder/comparator and the ruff configuration patch
-    session.install(_pristine_scanpy(session), "ruff")
+    session.install(_pristine_scanpy(session), "ruff==0.17.6")  # the version the tests pin down
     args = session.posargs or ["tests", "migration_tests/test_tools.py", "-n", "2"]
     session.run("pytest", *args)
 

@@ -37,6 +37,14 @@ def pins():
     return load_pins()
 
 
+@pytest.fixture(scope="session")
+def ruff() -> Path:
+    found = shutil.which("ruff") or (Path(sys.executable).parent / "ruff")
+    if not Path(found).exists():
+        pytest.skip("ruff is not installed")
+    return Path(found)
+
+
 def _commit(repo: Path, message: str, date: str = "2025-02-03T04:05:06+00:00") -> None:
     env = {
         **bot_env(),
@@ -158,8 +166,11 @@ def test_pyproject_edit_adds_only_the_kernels_ignore(pins, tmp_path):
     old = (tmp_path / "s" / "pyproject.toml").read_text()
     new = vendor.edit_pyproject(old, pins.vendor_target)
     added = [ln for ln in new.splitlines() if ln not in old.splitlines()]
-    assert added[-1] == f'lint.per-file-ignores."{pins.vendor_target}/**" = [ "TID251" ]'
-    assert len(added) == 2  # the line and its comment
+    codes = ", ".join(f'"{c}"' for c in sorted(vendor.KERNEL_RUFF_IGNORES))
+    assert codes == '"PLR0913", "PLR0917", "TID251"'  # extend only with a reason
+    assert added[-1] == f'lint.per-file-ignores."{pins.vendor_target}/**" = [ {codes} ]'
+    assert len(added) == 2 + len(vendor.KERNEL_RUFF_IGNORES)  # the line, its comment
+    assert all(ln.startswith("# ") for ln in added[:-1])
     with pytest.raises(ToolError):
         vendor.check_pyproject_edit(
             old, new.replace('"numba.njit".msg', '"numba.xjit".msg'), pins.vendor_target
@@ -188,10 +199,7 @@ def test_vendor_patch_is_deterministic_and_checkable(tmp_path, pins):
     assert vendor.check(patches, package=pkg) == 1
 
 
-def test_vendored_path_may_use_raw_numba_only(tmp_path, pins):
-    ruff = shutil.which("ruff") or (Path(sys.executable).parent / "ruff")
-    if not Path(ruff).exists():
-        pytest.skip("ruff is not installed")
+def test_vendored_path_may_use_raw_numba_only(tmp_path, pins, ruff):
     pkg = _mini_package(tmp_path)
     patches = tmp_path / "patches"
     vendor.install(vendor.generate(tmp_path / "o", package=pkg), patches)
@@ -221,6 +229,30 @@ def test_vendored_path_may_use_raw_numba_only(tmp_path, pins):
     )
     assert "src/scanpy/probe.py" in proc.stdout
     assert f"{pins.vendor_target}/probe.py" not in proc.stdout
+
+
+def test_vendored_kernels_pass_scanpys_ruff(tmp_path, pins, ruff):
+    """scanpy_kernels/, vendored into the pristine scanpy tree, passes scanpy's ruff.
+
+    Lint and format are checked with scanpy's own configuration (its pyproject.toml
+    plus the per-file ignores vendoring adds), where scanpy's CI will check them.
+    """
+    repo = tmp_path / "scanpy"
+    pristine.create(repo, pins)
+    vendor.stage(repo, pins)
+    target = pins.vendor_target
+    runs = {
+        "ruff check": [str(ruff), "check", "--no-cache", "--output-format", "concise", target],
+        "ruff format --diff": [str(ruff), "format", "--no-cache", "--diff", target],
+    }
+    failed = []
+    for what, cmd in runs.items():
+        proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            failed.append(
+                f"$ {what} {target}  (exit {proc.returncode})\n{proc.stdout}{proc.stderr}"
+            )
+    assert not failed, "scanpy's ruff config rejects the vendored kernels:\n" + "\n".join(failed)
 
 
 # --- fork build / export / apply -------------------------------------------------------

@@ -35,8 +35,10 @@ def lower_bound(indices, start, stop, value):
 
 @helper
 def row_span(indices, indptr, i, lo, hi, n_cols):
-    """``(p0, p1)``: the stored entries of row ``i`` with ``lo <= column < hi``
-    (binary searches, skipped at the matrix edges)."""
+    """Return ``(p0, p1)``: the stored entries of row ``i`` with ``lo <= column < hi``.
+
+    Binary searches, skipped at the matrix edges.
+    """
     start = indptr[i]
     stop = indptr[i + 1]
     p0 = lower_bound(indices, start, stop, lo) if lo > 0 else start

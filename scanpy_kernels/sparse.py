@@ -120,6 +120,7 @@ class CSRViewType(types.Type):
         dtype: types.Number,
         index_dtype: types.Integer,
         offset_dtype: types.Integer,
+        *,
         has_colmap: bool,
         stacked: bool,
     ) -> None:
@@ -198,11 +199,11 @@ def _unbox_view(typ: CSRViewType, obj, c) -> NativeValue:
 
 @intrinsic
 def _span(typingctx, arr, start, stop):
-    """``arr[start:stop]`` for a 1D C array, without negative-index wraparound
-    or clamping (the caller guarantees ``0 <= start <= stop <= arr.size``).
+    """Slice ``arr[start:stop]`` of a 1D C array without wraparound or clamping.
 
-    Row offsets are validated when the view is built, so the per-row slice
-    needs no checks; it shares ``arr``'s memory and reference.
+    The caller guarantees ``0 <= start <= stop <= arr.size``: row offsets are
+    validated when the view is built, so the per-row slice needs no checks.  It
+    shares ``arr``'s memory and reference.
     """
     if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"):
         return None
@@ -261,8 +262,7 @@ def _ol_row(v, i):
 
 @overload_method(CSRViewType, "row_nnz", inline="always")
 def _ol_row_nnz(v, i):
-    """``v.row_nnz(i)``: number of stored entries of row ``i`` (before column
-    masking)."""
+    """Implement ``v.row_nnz(i)``: stored entries of row ``i`` (before column masking)."""
     if not isinstance(i, types.Integer):
         return None
 
@@ -412,8 +412,7 @@ def _compressed_arrays(
 
 
 def _scan(data: NDArray, indices: NDArray, indptr: NDArray, n_cols: int) -> int:
-    """Raise :class:`ValueError` if the structure is invalid; else return the
-    number of unsorted/duplicated entries."""
+    """Count unsorted/duplicated entries; raise :class:`ValueError` on invalid structure."""
     nnz_max = min(data.size, indices.size)
     bad_rows, out_of_range, not_increasing = _scan_compressed(
         indptr, indices, n_cols, nnz_max
@@ -535,12 +534,12 @@ class CSRView:
             data.dtype,
             indices.dtype,
             starts.dtype,
-            colmap is not None,
-            ishift is not None,
+            has_colmap=colmap is not None,
+            stacked=ishift is not None,
         )
 
     def _derive(self, **changes: object) -> CSRView:
-        """A view sharing this one's arrays, with some members replaced."""
+        """Make a view sharing this one's arrays, with some members replaced."""
         kw = dict(
             data=self._data,
             indices=self._indices,
@@ -722,7 +721,7 @@ def _typeof_view(val: CSRView, c: object) -> CSRViewType:
 
 @njit(cache=True, nogil=True)
 def _view_nnz(v):  # pragma: no cover - jitted
-    """Stored entries of a view in kept columns."""
+    """Count the stored entries of a view in kept columns."""
     n = 0
     for i in range(v.n_rows):
         _, idx = v.row(i)
@@ -736,6 +735,7 @@ def _view_type(
     dtype: np.dtype,
     index_dtype: np.dtype,
     offset_dtype: np.dtype,
+    *,
     has_colmap: bool,
     stacked: bool,
 ) -> CSRViewType:
@@ -743,8 +743,8 @@ def _view_type(
         from_dtype(dtype),
         from_dtype(index_dtype),
         from_dtype(offset_dtype),
-        has_colmap,
-        stacked,
+        has_colmap=has_colmap,
+        stacked=stacked,
     )
 
 
@@ -919,7 +919,7 @@ def _stack(views: list[CSRView]) -> CSRView:
 
 
 def _virtual_base(arrays: list[NDArray], what: str) -> tuple[NDArray, list[int]]:
-    """A read-only array covering all ``arrays`` and each one's element offset in it."""
+    """Make a read-only array covering all ``arrays``; return it and their offsets in it."""
     itemsize = arrays[0].itemsize
     addrs = [a.__array_interface__["data"][0] for a in arrays]
     base = min(addrs)

@@ -28,13 +28,16 @@ SCRATCH_BYTES = 1 << 20
 
 def signatures(template: str, *, index: bool = True) -> list[str]:
     """``template`` with ``{d}`` (data) and ``{i}`` (index) filled for every combination."""
-    return [template.format(d=d, i=i) for d in DATA for i in (INDEX if index else ("",))]
+    return [
+        template.format(d=d, i=i) for d in DATA for i in (INDEX if index else ("",))
+    ]
 
 
 @helper
 def n_blocks_for(n_cols, scratch_bytes_per_col):
-    """Column blocks: one per thread (1 serially); more if a block's scratch would
-    exceed ``SCRATCH_BYTES``.
+    """Count column blocks: one per thread (1 serially), more for big scratch.
+
+    More blocks than threads only if a block's scratch would exceed ``SCRATCH_BYTES``.
 
     One contiguous block per thread is fastest: every block reads a slice of every
     row, and thinner slices stream worse (measured: 8 blocks on one thread ~1.4x

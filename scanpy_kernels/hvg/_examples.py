@@ -31,7 +31,9 @@ def _counts(rng, n=240, m=90):
 
 def _codes(rng, n, n_batches):
     return (
-        np.zeros(n, np.int64) if n_batches == 1 else rng.integers(-1, n_batches, n).astype(np.int64)
+        np.zeros(n, np.int64)
+        if n_batches == 1
+        else rng.integers(-1, n_batches, n).astype(np.int64)
     )
 
 
@@ -48,7 +50,12 @@ def _cases(rng, fmt, *, nonzero_cells=False):
         x[:2, 5] = 1.0
     for dtype, index in _COMBOS:
         for n_batches in (1, 3):
-            yield x, _layout(x, fmt, dtype, index), _codes(rng, x.shape[0], n_batches), n_batches
+            yield (
+                x,
+                _layout(x, fmt, dtype, index),
+                _codes(rng, x.shape[0], n_batches),
+                n_batches,
+            )
 
 
 def clipped_sums_examples(fmt):
@@ -70,7 +77,17 @@ def mean_var_examples(fmt):
             n_cols = () if fmt == "dense" else (x.shape[1],)
             slots = (2,) if fmt == "csr" else ()
             for expm1, scale in ((False, 1.0), (True, float(np.log(2.0)))):
-                out.append((*arrays, *n_cols, codes, nb, *slots, 1, expm1, scale, expm1))
+                out.append((
+                    *arrays,
+                    *n_cols,
+                    codes,
+                    nb,
+                    *slots,
+                    1,
+                    expm1,
+                    scale,
+                    expm1,
+                ))
         return out
 
     return example
@@ -108,7 +125,10 @@ def pearson_zero_examples(rng):
 
 
 def pearson_residual_examples(fmt, zero_terms):
-    """Inputs of ``pearson_residual_var_<fmt>``; ``zero_terms``: the zero-terms kernel."""
+    """Make inputs of ``pearson_residual_var_<fmt>``.
+
+    ``zero_terms`` is the zero-terms kernel; it computes the last input.
+    """
 
     def example(rng):
         out = []

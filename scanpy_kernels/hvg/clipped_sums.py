@@ -34,7 +34,9 @@ __all__ = ["clipped_sums_csc", "clipped_sums_csr", "clipped_sums_dense"]
 
 _OUT = "UniTuple(float64[:, ::1], 2)"
 #: data, indices, indptr, n_cols, codes, clip
-_SPARSE = signatures(_OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], float64[:, ::1])")
+_SPARSE = signatures(
+    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], float64[:, ::1])"
+)
 #: x, codes, clip
 _DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], float64[:, ::1])", index=False)
 

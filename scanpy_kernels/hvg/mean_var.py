@@ -54,7 +54,8 @@ _CSC = signatures(
 )
 #: x, codes, n_batches, correction, expm1, scale, count_positive
 _DENSE = signatures(
-    _OUT + "({d}[:, ::1], int64[::1], int64, int64, boolean, float64, boolean)", index=False
+    _OUT + "({d}[:, ::1], int64[::1], int64, int64, boolean, float64, boolean)",
+    index=False,
 )
 
 
@@ -97,7 +98,9 @@ def mean_var_csr(
     mean = np.empty((n_batches, n_cols))
     var = np.empty((n_batches, n_cols))
     npos = zeros2(n_batches, n_cols, np.int64)
-    bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 16 * per_col))
+    bounds = balanced_column_blocks(
+        indices, indptr, n_cols, n_blocks_for(n_cols, 16 * per_col)
+    )
     # block k owns acc[2 * per_col * lo : 2 * per_col * hi]: sums, then squares
     acc = zeros1(2 * per_col * n_cols, np.float64)
     for k in numba.prange(bounds.shape[0] - 1):
@@ -120,7 +123,7 @@ def mean_var_csr(
                     assume(q >= 0)
                     x = data[p]
                     if count_positive and x > 0:
-                        npos[b, j] += 1  # race-free: lo <= j < hi, block k's own columns
+                        npos[b, j] += 1  # race-free: block k's own columns
                     v = _value(data, x, expm1, scale)
                     acc[q] += v  # race-free: inside block k's acc range
                     acc[q + sq_off] += v * v  # race-free: inside block k's acc range
@@ -139,7 +142,16 @@ def mean_var_csr(
 
 @kernel(signatures=_CSC, example=mean_var_examples("csc"))
 def mean_var_csc(
-    data, indices, indptr, n_cols, codes, n_batches, correction, expm1, scale, count_positive
+    data,
+    indices,
+    indptr,
+    n_cols,
+    codes,
+    n_batches,
+    correction,
+    expm1,
+    scale,
+    count_positive,
 ):
     """Mean/var per batch and column of a CSC matrix (stored order; no n_slots here)."""
     _, counts = batch_positions(codes, n_batches)
@@ -153,7 +165,8 @@ def mean_var_csc(
                 x = data[p]
                 if count_positive and x > 0:
                     npos[b, j] += 1  # race-free: column j is the prange index
-                v = np.float64(_value(data, x, expm1, scale))  # value = np.float64(x.data[j])
+                # value = np.float64(x.data[j])
+                v = np.float64(_value(data, x, expm1, scale))
                 mean[b, j] += v  # race-free: column j is the prange index
                 var[b, j] += v * v  # race-free: column j is the prange index
         for b in range(n_batches):
@@ -181,7 +194,7 @@ def mean_var_dense(x, codes, n_batches, correction, expm1, scale, count_positive
                 for j in range(lo, hi):
                     xv = x[i, j]
                     if count_positive and xv > 0:
-                        npos[b, j] += 1  # race-free: lo <= j < hi, block k's own columns
+                        npos[b, j] += 1  # race-free: block k's own columns
                     v = _value(x, xv, expm1, scale)
                     mean[b, j] += np.float64(v)  # race-free: block k's own columns
                     var[b, j] += np.float64(v * v)  # race-free: x**2 in x's dtype

@@ -80,10 +80,13 @@ __all__ = [
 # sum along columns: equal to these row-order sums for integer counts).
 _SUMS = "Tuple(({d}[:, ::1], {d}[::1]))"
 #: data, indices, indptr, n_cols (CSR) or n_rows (CSC), codes, n_batches
-_SUMS_SPARSE = signatures(_SUMS + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64)")
+_SUMS_SPARSE = signatures(
+    _SUMS + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64)"
+)
 #: x, codes, n_batches
 _SUMS_DENSE = signatures(
-    "Tuple((float64[:, ::1], float64[::1]))({d}[:, ::1], int64[::1], int64)", index=False
+    "Tuple((float64[:, ::1], float64[::1]))({d}[:, ::1], int64[::1], int64)",
+    index=False,
 )
 
 
@@ -151,7 +154,7 @@ def pearson_sums_dense(x, codes, n_batches):
             b = codes[i]
             if b >= 0:
                 for j in range(bounds[k], bounds[k + 1]):
-                    genes[b, j] += np.float64(x[i, j])  # race-free: block k's own columns
+                    genes[b, j] += np.float64(x[i, j])  # race-free: block k's columns
     return genes, cells
 
 
@@ -238,7 +241,7 @@ def _levels(values, groups, n_groups):
 
 @helper
 def _residual(x, g, c, total, clip, theta):
-    """scanpy's ``clac_clipped_res_*`` for value ``x``, gene sum ``g``, cell sum ``c``."""
+    """Compute scanpy's ``clac_clipped_res_*`` of value ``x``, gene sum ``g``, cell sum ``c``."""
     mu = g * c / total
     pre_res = (x - mu) / math.sqrt(mu + mu * mu / theta)
     return np.float64(min(max(pre_res, -clip), clip))
@@ -265,7 +268,7 @@ def _prepare(codes, n_batches, sums_genes, sums_cells):
 
 @routine
 def _table(u, n_per_batch, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta):
-    """``(a, A2, D)`` for gene level ``u``: zero residuals over its batch's cells."""
+    """Tabulate ``(a, A2, D)`` for gene level ``u``: zero residuals over its batch's cells."""
     b = g_grp[u]
     g = g_val[u]
     n = n_per_batch[b]
@@ -286,7 +289,9 @@ _ZERO = "float64[:, :, ::1](int64[::1], int64, {d}[:, ::1], {d}[::1], float64[::
 
 
 @kernel(signatures=signatures(_ZERO, index=False), example=pearson_zero_examples)
-def pearson_zero_terms(codes, n_batches, sums_genes, sums_cells, sum_total, clip, theta):
+def pearson_zero_terms(
+    codes, n_batches, sums_genes, sums_cells, sum_total, clip, theta
+):
     """Zero-residual terms ``[a, A2, D]``, each ``(n_batches, n_genes)`` (module doc).
 
     Zero-sum (batch, gene) pairs get zeros.  Cost: per batch, distinct nonzero gene
@@ -299,7 +304,9 @@ def pearson_zero_terms(codes, n_batches, sums_genes, sums_cells, sum_total, clip
     n_lev = g_val.shape[0]
     table = np.empty((n_lev, 3))
     for u in numba.prange(n_lev):
-        a, a2, d = _table(u, n_b, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta)
+        a, a2, d = _table(
+            u, n_b, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta
+        )
         table[u, 0] = a  # race-free: level u is the prange index
         table[u, 1] = a2  # race-free: level u is the prange index
         table[u, 2] = d  # race-free: level u is the prange index
@@ -315,7 +322,7 @@ def pearson_zero_terms(codes, n_batches, sums_genes, sums_cells, sum_total, clip
 
 @helper
 def _corrections(x, g, c, total, clip, theta, a):
-    """A nonzero cell's ``(r - z, (r - a)**2 - (z - a)**2)`` (``r``: its residual)."""
+    """Return a nonzero cell's ``(r - z, (r - a)**2 - (z - a)**2)`` (``r``: its residual)."""
     r = _residual(x, g, c, total, clip, theta) - a
     z = _residual(0.0, g, c, total, clip, theta) - a
     return r - z, r * r - z * z
@@ -329,9 +336,7 @@ def _finish(n, a2, d, c1, c2):
 
 
 #: ..., codes, sums_genes, sums_cells (data dtype; dense: float64), sum_total, clip, theta, zero
-_TAIL = (
-    "int64[::1], {s}[:, ::1], {s}[::1], float64[::1], float64[::1], float64, float64[:, :, ::1])"
-)
+_TAIL = "int64[::1], {s}[:, ::1], {s}[::1], float64[::1], float64[::1], float64, float64[:, :, ::1])"
 _RES_SPARSE = signatures(
     "float64[:, ::1]({d}[::1], {i}[::1], {i}[::1], " + _TAIL.replace("{s}", "{d}")
 )
@@ -340,7 +345,9 @@ _RES_DENSE = signatures(
 )
 
 
-@kernel(signatures=_RES_SPARSE, example=pearson_residual_examples("csc", pearson_zero_terms))
+@kernel(
+    signatures=_RES_SPARSE, example=pearson_residual_examples("csc", pearson_zero_terms)
+)
 def pearson_residual_var_csc(
     data, indices, indptr, codes, sums_genes, sums_cells, sum_total, clip, theta, zero
 ):
@@ -357,7 +364,13 @@ def pearson_residual_var_csc(
             x = np.float64(data[p])
             if b >= 0 and x != 0.0 and sums_genes[b, j] != 0:
                 d1, d2 = _corrections(
-                    x, sums_genes[b, j], sums_cells[i], sum_total[b], clip[b], theta, zero[0, b, j]
+                    x,
+                    sums_genes[b, j],
+                    sums_cells[i],
+                    sum_total[b],
+                    clip[b],
+                    theta,
+                    zero[0, b, j],
                 )
                 c1[b, j] += d1  # race-free: column j is the prange index
                 c2[b, j] += d2  # race-free: column j is the prange index
@@ -368,7 +381,9 @@ def pearson_residual_var_csc(
     return out
 
 
-@kernel(signatures=_RES_SPARSE, example=pearson_residual_examples("csr", pearson_zero_terms))
+@kernel(
+    signatures=_RES_SPARSE, example=pearson_residual_examples("csr", pearson_zero_terms)
+)
 def pearson_residual_var_csr(
     data, indices, indptr, codes, sums_genes, sums_cells, sum_total, clip, theta, zero
 ):
@@ -405,13 +420,20 @@ def pearson_residual_var_csr(
         for b in range(n_batches):
             for j in range(lo, hi):
                 if sums_genes[b, j] != 0:
-                    v = _finish(n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j])
+                    v = _finish(
+                        n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
+                    )
                     out[b, j] = v  # race-free: lo <= j < hi, block k's own columns
     return out
 
 
-@kernel(signatures=_RES_DENSE, example=pearson_residual_examples("dense", pearson_zero_terms))
-def pearson_residual_var_dense(x, codes, sums_genes, sums_cells, sum_total, clip, theta, zero):
+@kernel(
+    signatures=_RES_DENSE,
+    example=pearson_residual_examples("dense", pearson_zero_terms),
+)
+def pearson_residual_var_dense(
+    x, codes, sums_genes, sums_cells, sum_total, clip, theta, zero
+):
     """Residual variance per (batch, gene) of a C-contiguous dense count matrix."""
     n_rows = x.shape[0]
     n_batches, n_genes = sums_genes.shape
@@ -443,6 +465,8 @@ def pearson_residual_var_dense(x, codes, sums_genes, sums_cells, sum_total, clip
         for b in range(n_batches):
             for j in range(lo, hi):
                 if sums_genes[b, j] != 0:
-                    v = _finish(n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j])
+                    v = _finish(
+                        n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
+                    )
                     out[b, j] = v  # race-free: lo <= j < hi, block k's own columns
     return out

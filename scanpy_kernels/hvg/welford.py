@@ -92,7 +92,7 @@ def welford_mean_var_csc(data, indices, indptr, n_cols, codes, n_batches):
                 delta = value - m
                 m += delta / n
                 mean[b, j] = m  # race-free: column j is the prange index
-                m2[b, j] += delta * (value - m)  # race-free: column j is the prange index
+                m2[b, j] += delta * (value - m)  # race-free: j is the prange index
         for b in range(n_batches):
             m, v = _with_zeros(mean[b, j], m2[b, j], n_nz[b, j], n_obs[b])
             mean[b, j] = m  # race-free: column j is the prange index
@@ -118,18 +118,18 @@ def welford_mean_var_dense(x, codes, n_batches):
                 for j in range(lo, hi):
                     value = np.float64(x[i, j])
                     delta = value - mean[b, j]
-                    mean[b, j] += delta / n  # race-free: lo <= j < hi, block k's own columns
+                    mean[b, j] += delta / n  # race-free: block k's own columns
                     m2[b, j] += delta * (value - mean[b, j])  # race-free: block k's own
         for b in range(n_batches):
             if n_obs[b] > 0:
                 for j in range(lo, hi):
-                    m2[b, j] /= n_obs[b]  # race-free: lo <= j < hi, block k's own columns
+                    m2[b, j] /= n_obs[b]  # race-free: block k's own columns
     return mean, m2
 
 
 @helper
 def _with_zeros(mean, m2, nz, n_obs):
-    """scanpy ``mean_var_csr``/``_csc``: merge the ``k`` implicit zeros, divide by n."""
+    """Merge the ``k`` implicit zeros, divide by n (scanpy ``mean_var_csr``/``_csc``)."""
     if n_obs > 0:
         k = n_obs - nz
         if k > 0 and nz > 0:

@@ -61,7 +61,7 @@ EXAMPLE_GROUPS = 4
 
 
 def example_args(rng, fmt: str, *extra) -> list[tuple]:
-    """Inputs for the verifier's 1-vs-all-threads check: ``fmt`` in csr/csc/dense.
+    """Make inputs for the verifier's 1-vs-all-threads check: ``fmt`` in csr/csc/dense.
 
     A small log-normal-ish matrix with ties, negatives and an all-zero column, group
     codes with ``-1`` cells, in f32/int32 and f64/int64 (codes int32 / int64).
@@ -69,7 +69,10 @@ def example_args(rng, fmt: str, *extra) -> list[tuple]:
     """
     n_cells, n_genes = 150, 37
     out = []
-    for dtype, index, code in ((np.float32, np.int32, np.int32), (np.float64, np.int64, np.int64)):
+    for dtype, index, code in (
+        (np.float32, np.int32, np.int32),
+        (np.float64, np.int64, np.int64),
+    ):
         x = np.round(rng.normal(1.0, 1.0, (n_cells, n_genes)), 1)
         x[rng.random(x.shape) < 0.7] = 0.0
         x[:, 3] = 0.0
@@ -79,6 +82,13 @@ def example_args(rng, fmt: str, *extra) -> list[tuple]:
             out.append((np.ascontiguousarray(x), codes, EXAMPLE_GROUPS, *extra))
             continue
         m = sparse.csr_matrix(x) if fmt == "csr" else sparse.csc_matrix(x)
-        comps = (m.data, m.indices.astype(index), m.indptr.astype(index), codes, EXAMPLE_GROUPS, *extra)
+        comps = (
+            m.data,
+            m.indices.astype(index),
+            m.indptr.astype(index),
+            codes,
+            EXAMPLE_GROUPS,
+            *extra,
+        )
         out.append((*comps, n_genes) if fmt == "csr" else comps)
     return out

@@ -125,7 +125,8 @@ def radix_sort(keys, pay, alt_keys, alt_pay, n, nbytes, hist):
     for i in range(n):
         k = keys[i]
         for b in range(nbytes):
-            hist[b * 256 + np.intp((k >> np.uint64(8 * b)) & _BYTE)] += 1  # race-free: per-thread scratch row
+            digit = np.intp((k >> np.uint64(8 * b)) & _BYTE)
+            hist[b * 256 + digit] += 1  # race-free: per-thread scratch row
     src_k, src_p, dst_k, dst_p = keys, pay, alt_keys, alt_pay
     in_alt = False
     for b in range(nbytes):

@@ -43,6 +43,7 @@ __all__ = [
 #: columns per dense prange task
 _DENSE_BLOCK = 64
 
+
 def _ex_csr(rng):
     return example_args(rng, "csr")
 
@@ -61,7 +62,7 @@ _MV = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
 
 @helper
 def _ddof1(n):
-    """scanpy's ``dof=1`` factor ``n / (n - 1)``; NaN for ``n <= 1`` (``np.where(.., nan)``)."""
+    """Return scanpy's ``dof=1`` factor ``n / (n - 1)``; NaN for ``n <= 1`` (``np.where(.., nan)``)."""
     if n > 1:
         return np.float64(n) / np.float64(n - 1)
     return np.nan
@@ -97,7 +98,9 @@ def _finish_dense(mean, m2, n):
 
 
 @kernel(
-    signatures=signatures(_SUMS + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"),
+    signatures=signatures(
+        _SUMS + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"
+    ),
     example=_ex_csr,
 )
 def group_sums_csr(data, indices, indptr, codes, n_groups, n_cols):
@@ -174,7 +177,9 @@ def group_sums_dense(x, codes, n_groups):
 
 
 @kernel(
-    signatures=signatures(_MV + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"),
+    signatures=signatures(
+        _MV + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"
+    ),
     example=_ex_csr,
 )
 def group_mean_var_csr(data, indices, indptr, codes, n_groups, n_cols):
@@ -207,7 +212,7 @@ def group_mean_var_csr(data, indices, indptr, codes, n_groups, n_cols):
                     delta = v - m
                     m += delta / n
                     mean[s, j] = m  # race-free: j in [lo, hi), task t's own columns
-                    var[s, j] += delta * (v - m)  # race-free: j in [lo, hi), task t's own columns
+                    var[s, j] += delta * (v - m)  # race-free: task t's own columns
         for j in range(lo, hi):
             for s in range(n_groups + 1):
                 mu, sd2 = _finish_sparse(mean[s, j], var[s, j], nnz[s, j], sizes[s])
@@ -282,7 +287,7 @@ def group_mean_var_dense(x, codes, n_groups):
                 delta = v - m
                 m += delta / n
                 mean[s, j] = m  # race-free: j in [c0, c1), block b's own columns
-                var[s, j] += delta * (v - m)  # race-free: j in [c0, c1), block b's own columns
+                var[s, j] += delta * (v - m)  # race-free: block b's own columns
                 nnz[s, j] += v != 0.0  # race-free: j in [c0, c1), block b's own columns
         for j in range(c0, c1):
             for s in range(n_groups + 1):

@@ -1,4 +1,4 @@
-""""Rest" statistics of each selected group, derived from the per-slot rows only.
+"""Compute the "rest" statistics of each selected group from the per-slot rows only.
 
 Reproduces ``_RankGenes._derive_rest_stats`` / ``_vars_rest`` of scanpy 1.12.4 bit for
 bit.  Inputs are the ``(n_groups + 1, n_genes)`` outputs of :mod:`.group_stats` (last
@@ -21,7 +21,11 @@ def _ex_rest(rng, *, nnz):
     shape = (counts.size, 20)
     mean = rng.gamma(1.0, size=shape)
     mean[0] = 0.0
-    second = rng.integers(0, 3, shape).astype(np.int64) if nnz else rng.gamma(0.5, size=shape)
+    second = (
+        rng.integers(0, 3, shape).astype(np.int64)
+        if nnz
+        else rng.gamma(0.5, size=shape)
+    )
     if not nnz:
         second[1] = np.nan  # ddof=1 variance of a single cell
         second[0] = 0.0
@@ -70,7 +74,11 @@ def _chan(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
         return n_a, mean_a, m2_a
     n = n_a + n_b
     delta = mean_b - mean_a
-    return n, (n_a * mean_a + n_b * mean_b) / n, m2_a + m2_b + delta * delta * n_a * n_b / n
+    return (
+        n,
+        (n_a * mean_a + n_b * mean_b) / n,
+        m2_a + m2_b + delta * delta * n_a * n_b / n,
+    )
 
 
 @kernel(

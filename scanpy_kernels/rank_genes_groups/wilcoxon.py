@@ -104,7 +104,9 @@ def _walk_vs_rest(sk, sp, n, zero_key, nan_key, zeros, n_slots, rank2):
 
 
 @helper
-def _walk_vs_ref(sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2, below, tie):
+def _walk_vs_ref(
+    sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2, below, tie
+):
     """Doubled rank sums and pair tie terms of every pair ``(g, ref)``.
 
     Fills ``rank2[g]`` and ``tie[g]`` (without the reference-only part, which is
@@ -125,7 +127,8 @@ def _walk_vs_ref(sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2,
             for g in range(n_groups):
                 c = np.float64(zeros[g])
                 if g != ref and c > 0.0:
-                    rank2[g] += c * (2.0 * (below[g] + below_r) + c + cr + 1.0)  # race-free: per-thread scratch row
+                    r2 = c * (2.0 * (below[g] + below_r) + c + cr + 1.0)
+                    rank2[g] += r2  # race-free: per-thread scratch row
                     t = c + cr
                     tie[g] += (t * t * t - t) - f_r  # race-free: per-thread scratch row
                     below[g] += c  # race-free: per-thread scratch row
@@ -147,7 +150,8 @@ def _walk_vs_ref(sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2,
                 g = sp[p]
                 if g != ref and cnt[g] > 0:
                     c = np.float64(cnt[g])
-                    rank2[g] += c * (2.0 * (below[g] + below_r) + c + cr + 1.0)  # race-free: per-thread scratch row
+                    r2 = c * (2.0 * (below[g] + below_r) + c + cr + 1.0)
+                    rank2[g] += r2  # race-free: per-thread scratch row
                     t = c + cr
                     tie[g] += (t * t * t - t) - f_r  # race-free: per-thread scratch row
                     below[g] += c  # race-free: per-thread scratch row
@@ -160,7 +164,22 @@ def _walk_vs_ref(sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2,
 
 
 @register_jitable  # not inlined: compiled once per process for every kernel and dtype
-def _rank_gene(keys, pay, n, alt_keys, alt_pay, hist, sizes, n_groups, ref, ints, flts, zero_key, nan_key, nbytes):
+def _rank_gene(
+    keys,
+    pay,
+    n,
+    alt_keys,
+    alt_pay,
+    hist,
+    sizes,
+    n_groups,
+    ref,
+    ints,
+    flts,
+    zero_key,
+    nan_key,
+    nbytes,
+):
     """Rank one gene's gathered nonzeros (keys + slots, in row order).
 
     Works in the calling thread's scratch rows only.  Leaves the doubled rank sums in
@@ -184,7 +203,9 @@ def _rank_gene(keys, pay, n, alt_keys, alt_pay, hist, sizes, n_groups, ref, ints
         return _walk_vs_rest(sk, sp, n, zero_key, nan_key, zeros, n_slots, rank2)
     below = flts[n_slots : 2 * n_slots]
     tie = flts[2 * n_slots : 3 * n_slots]
-    return _walk_vs_ref(sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2, below, tie)
+    return _walk_vs_ref(
+        sk, sp, n, zero_key, nan_key, zeros, n_groups, ref, cnt, rank2, below, tie
+    )
 
 
 @helper
@@ -193,15 +214,18 @@ def _store(flts, tie0, n_groups, ref, rank_sums, tie_sums, j):
     pair_ties = 2 * (n_groups + 1)
     for g in range(n_groups):
         if ref < 0:
-            rank_sums[g, j] = 0.5 * flts[g]  # race-free: gene j belongs to this iteration only
-            tie_sums[g, j] = tie0  # race-free: gene j belongs to this iteration only
+            rank_sums[g, j] = 0.5 * flts[g]  # race-free: gene j is this iteration's
+            tie_sums[g, j] = tie0  # race-free: gene j is this iteration's
         elif g != ref:
-            rank_sums[g, j] = 0.5 * flts[g]  # race-free: gene j belongs to this iteration only
-            tie_sums[g, j] = flts[pair_ties + g] + tie0  # race-free: gene j belongs to this iteration only
+            rank_sums[g, j] = 0.5 * flts[g]  # race-free: gene j is this iteration's
+            pair = flts[pair_ties + g] + tie0
+            tie_sums[g, j] = pair  # race-free: gene j is this iteration's
 
 
 @kernel(
-    signatures=signatures(_OUT + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"),
+    signatures=signatures(
+        _OUT + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"
+    ),
     example=lambda rng: example_args(rng, "csc", -1) + example_args(rng, "csc", 1),
 )
 def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
@@ -242,15 +266,32 @@ def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
                 pb[n] = slot_of(code, n_groups)
                 n += 1
         fl = flts[tid]
-        tie0 = _rank_gene(kb, pb, n, alt_keys[tid], alt_pay[tid], hist[tid], sizes, n_groups, ref, ints[tid], fl, zero_key, nan_key, nbytes)
+        tie0 = _rank_gene(
+            kb,
+            pb,
+            n,
+            alt_keys[tid],
+            alt_pay[tid],
+            hist[tid],
+            sizes,
+            n_groups,
+            ref,
+            ints[tid],
+            fl,
+            zero_key,
+            nan_key,
+            nbytes,
+        )
         _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, j)
     return rank_sums, tie_sums
 
 
 @routine
 def _plan_csr(col_nnz, n_tasks, budget):
-    """Split the columns into ``n_tasks`` contiguous ranges of ~equal nnz, and each
-    range into cache blocks of at most ``budget`` nnz (or a single column).
+    """Split the columns into ``n_tasks`` ranges of ~equal nnz, and those into blocks.
+
+    The ranges are contiguous; a cache block has at most ``budget`` nnz (or is a
+    single column).
 
     Returns ``(block_bounds, task_first)``: block ``b`` is the columns
     ``[block_bounds[b], block_bounds[b + 1])``; task ``t`` owns the blocks
@@ -289,11 +330,15 @@ def _plan_csr(col_nnz, n_tasks, budget):
     return block_bounds, task_first
 
 
+# PLR0912, PLR0915: one parallel region (plan, gather, rank) with its per-thread
+# scratch; moving its loops into helpers would only hide the length
 @kernel(
-    signatures=signatures(_OUT + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64, int64)"),
+    signatures=signatures(
+        _OUT + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64, int64)"
+    ),
     example=lambda rng: example_args(rng, "csr", -1) + example_args(rng, "csr", 1),
 )
-def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):
+def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):  # noqa: PLR0912, PLR0915
     """:func:`ranksums_csc` for a canonical CSR matrix, without transposing it.
 
     Parallel over disjoint column ranges of ~equal nnz.  Each range is swept in cache
@@ -371,7 +416,22 @@ def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):
             for c in range(c0, c1):
                 n = fill[c - c0] - o
                 fl = flts[tid]
-                tie0 = _rank_gene(kb[o:], pb[o:], n, alt_keys[tid], alt_pay[tid], hist[tid], sizes, n_groups, ref, ints[tid], fl, zero_key, nan_key, nbytes)
+                tie0 = _rank_gene(
+                    kb[o:],
+                    pb[o:],
+                    n,
+                    alt_keys[tid],
+                    alt_pay[tid],
+                    hist[tid],
+                    sizes,
+                    n_groups,
+                    ref,
+                    ints[tid],
+                    fl,
+                    zero_key,
+                    nan_key,
+                    nbytes,
+                )
                 _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, c)
                 o += col_nnz[c]
     return rank_sums, tie_sums
@@ -426,14 +486,29 @@ def ranksums_dense(x, codes, n_groups, ref):
         for c in range(c1 - c0):
             o = c * n_rows
             fl = flts[tid]
-            tie0 = _rank_gene(kb[o:], pb[o:], fill[c] - o, alt_keys[tid], alt_pay[tid], hist[tid], sizes, n_groups, ref, ints[tid], fl, zero_key, nan_key, nbytes)
+            tie0 = _rank_gene(
+                kb[o:],
+                pb[o:],
+                fill[c] - o,
+                alt_keys[tid],
+                alt_pay[tid],
+                hist[tid],
+                sizes,
+                n_groups,
+                ref,
+                ints[tid],
+                fl,
+                zero_key,
+                nan_key,
+                nbytes,
+            )
             _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, c0 + c)
     return rank_sums, tie_sums
 
 
 @helper
 def _tie_factor(tie, size):
-    """scanpy's ``_tiecorrect``: ``1 - Σ(t³ - t) / (n³ - n)``, 1 for fewer than 2 cells."""
+    """Return scanpy's ``_tiecorrect``: ``1 - Σ(t³ - t) / (n³ - n)``, 1 for fewer than 2 cells."""
     if size < 2:
         return 1.0
     s = np.float64(size)
@@ -453,11 +528,13 @@ def _ex_zscores(rng):
 
 
 @kernel(
-    signatures=["float64[:, ::1](float64[:, ::1], float64[:, ::1], int64[::1], int64, boolean)"],
+    signatures=[
+        "float64[:, ::1](float64[:, ::1], float64[:, ::1], int64[::1], int64, boolean)"
+    ],
     example=_ex_zscores,
 )
 def ranksum_zscores(rank_sums, tie_sums, sizes, ref, tie_correct):
-    """scanpy's Wilcoxon z-scores ``(n_groups, n_genes)`` from rank sums and tie terms.
+    """Compute scanpy's Wilcoxon z-scores ``(n_groups, n_genes)`` from rank and tie sums.
 
     ``sizes``: cells per slot (``n_groups + 1``, last = no selected group).
     vs rest (``ref < 0``), ``n = sizes[g]``, ``N = Σ sizes``::

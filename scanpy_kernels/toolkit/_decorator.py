@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from functools import update_wrapper
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numba
 from numba.core.registry import CPUDispatcher
@@ -24,12 +24,18 @@ from ._threads import plan_threads
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from typing import Any
 
 __all__ = ["Kernel", "helper", "kernel"]
 
 #: options a kernel may set, with their defaults
 DEFAULTS: dict[str, Any] = dict(
-    parallel=True, fastmath=False, cache=True, boundscheck=False, nogil=True, error_model="numpy"
+    parallel=True,
+    fastmath=False,
+    cache=True,
+    boundscheck=False,
+    nogil=True,
+    error_model="numpy",
 )
 
 
@@ -75,9 +81,11 @@ class Kernel:
         return _import_kernel, (self.__module__, self.__qualname__)
 
     def dispatcher(self, *, parallel: bool | None = None) -> CPUDispatcher:
-        """The (cached) numba dispatcher of the parallel or the serial build."""
+        """Get the (cached) numba dispatcher of the parallel or the serial build."""
         parallel = (
-            self.options["parallel"] if parallel is None else parallel and self.options["parallel"]
+            self.options["parallel"]
+            if parallel is None
+            else parallel and self.options["parallel"]
         )
         if (disp := self._dispatchers.get(parallel)) is None:
             disp = self._dispatchers[parallel] = self.fresh(
@@ -92,11 +100,13 @@ class Kernel:
         cache: bool = False,
         pipeline_class: type[KernelCompiler] = KernelCompiler,
     ) -> CPUDispatcher:
-        """A new dispatcher of this kernel, by default uncached (used by the verifier)."""
+        """Make a new dispatcher of this kernel, by default uncached (for the verifier)."""
         opts = {k: v for k, v in self.options.items() if k != "cache"}
         if parallel is not None:
             opts["parallel"] = parallel and self.options["parallel"]
-        disp = CPUDispatcher(self.py_func, targetoptions=opts, pipeline_class=pipeline_class)
+        disp = CPUDispatcher(
+            self.py_func, targetoptions=opts, pipeline_class=pipeline_class
+        )
         if cache:
             salt = (
                 repr(sorted(opts.items()))
@@ -175,12 +185,12 @@ def kernel(
 
 
 def helper(fn: Callable) -> Callable:
-    """A function kernels call; inlined into the caller, so hints inside it work too."""
+    """Declare a function kernels call, inlined into the caller (so hints in it work)."""
     return register_jitable(inline="always")(fn)
 
 
 def routine(fn: Callable) -> Callable:
-    """A serial function kernels call, compiled once as its own function (not inlined).
+    """Declare a serial function kernels call, compiled once on its own (not inlined).
 
     For set-up code, searches and allocations outside the hot loop: inlining
     loop-heavy code into every parallel kernel and signature multiplies compile time

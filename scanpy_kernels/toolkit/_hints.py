@@ -43,12 +43,10 @@ def _emit_marker(builder: lir.IRBuilder, hints: dict[str, int]) -> None:
     )
     call = builder.call(fn, [])
     nodes = [
-        module.add_metadata(
-            [
-                lir.MetaDataString(module, key),
-                lir.Constant(_I1 if key.endswith(".enable") else _I32, val),
-            ]
-        )
+        module.add_metadata([
+            lir.MetaDataString(module, key),
+            lir.Constant(_I1 if key.endswith(".enable") else _I32, val),
+        ])
         for key, val in hints.items()
     ]
     call.set_metadata(HINT_METADATA, module.add_metadata(nodes))
@@ -96,9 +94,13 @@ dtype on the target CPU (see :func:`lanes`).  An explicit width lets LLVM reorde
 a floating-point reduction *of that loop only* (no global ``fastmath``).
 """
 unroll = _loop_hint("unroll", lambda n: {"llvm.loop.unroll.count": n})
-unroll.__doc__ = "Unroll the next sequential loop ``n`` times (``llvm.loop.unroll.count``)."
+unroll.__doc__ = (
+    "Unroll the next sequential loop ``n`` times (``llvm.loop.unroll.count``)."
+)
 interleave = _loop_hint("interleave", lambda n: {"llvm.loop.interleave.count": n})
-interleave.__doc__ = "Interleave ``n`` copies of the next loop (``llvm.loop.interleave.count``)."
+interleave.__doc__ = (
+    "Interleave ``n`` copies of the next loop (``llvm.loop.interleave.count``)."
+)
 
 #: the intrinsics that must precede a loop (checked by the placement pass)
 LOOP_HINTS = frozenset({vectorize, unroll, interleave})

@@ -35,7 +35,9 @@ class _LoopID(lir.values.MDValue):
         super().__init__(module, hints, name=str(len(module.metadata)))
 
     def descr(self, buf: list) -> None:
-        ops = ", ".join([self.get_reference()] + [h.get_reference() for h in self.operands])
+        ops = ", ".join(
+            [self.get_reference()] + [h.get_reference() for h in self.operands]
+        )
         buf += (f"distinct !{{ {ops} }}", "\n")
 
     # identity semantics: two loop IDs with equal hints must stay distinct
@@ -124,7 +126,8 @@ def apply_loop_hints(module: lir.Module) -> list[tuple[str, dict[str, int]]]:
         per_header: dict[lir.Block, dict[str, object]] = {}
         for blk, ins in markers:
             header = _next_loop(blk, loops, succ)
-            if header is None:  # the typed-IR placement pass normally catches this first
+            # the typed-IR placement pass normally catches this first
+            if header is None:
                 msg = f"a loop hint in {func.name} is not followed by a loop"
                 raise errors.CompilerError(msg)
             hints = per_header.setdefault(header, {})
@@ -135,7 +138,10 @@ def apply_loop_hints(module: lir.Module) -> list[tuple[str, dict[str, int]]]:
             loop_id = _LoopID(module, list(hints.values()))
             for latch in loops[header][1]:
                 latch.terminator.set_metadata("llvm.loop", loop_id)
-            applied.append((func.name, {k: int(n.operands[1].constant) for k, n in hints.items()}))
+            applied.append((
+                func.name,
+                {k: int(n.operands[1].constant) for k, n in hints.items()},
+            ))
     return applied
 
 

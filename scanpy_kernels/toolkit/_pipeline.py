@@ -13,7 +13,7 @@ Verification passes (see :mod:`scanpy_kernels.verify`) plug in through
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING
 
 import numba
 from numba.core import errors
@@ -30,13 +30,16 @@ from numba.core.typed_passes import (
 from ._hints import LOOP_HINTS
 from ._loopmd import hooked_lowering
 
+if TYPE_CHECKING:
+    from typing import ClassVar
+
 __all__ = ["KernelCompiler", "global_value"]
 
 _PARALLEL_LOOPS = (numba.prange, numba.pndindex)
 
 
 def global_value(func_ir: nir.FunctionIR, var: nir.Var) -> object:
-    """The Python object a variable refers to (globals, free vars, module attributes)."""
+    """Find the Python object a variable refers to (globals, free vars, attributes)."""
     try:
         d = func_ir.get_definition(var)
     except (KeyError, errors.NotDefinedError):
@@ -51,9 +54,12 @@ def global_value(func_ir: nir.FunctionIR, var: nir.Var) -> object:
 
 def _calls(block: nir.Block):
     for stmt in block.body:
-        if isinstance(stmt, nir.Assign) and isinstance(stmt.value, nir.Expr):
-            if stmt.value.op == "call":
-                yield stmt
+        if (
+            isinstance(stmt, nir.Assign)
+            and isinstance(stmt.value, nir.Expr)
+            and stmt.value.op == "call"
+        ):
+            yield stmt
 
 
 @register_pass(mutates_CFG=False, analysis_only=True)
@@ -87,7 +93,10 @@ class LoopHintPlacement(AnalysisPass):
                         "followed directly by a for/while loop"
                     )
                     raise errors.CompilerError(msg, loc=stmt.loc)
-                if any(global_value(fir, s.value.func) in _PARALLEL_LOOPS for s in _calls(block)):
+                if any(
+                    global_value(fir, s.value.func) in _PARALLEL_LOOPS
+                    for s in _calls(block)
+                ):
                     msg = (
                         f"loop hint at line {line} of {fir.func_id.func_qualname} precedes "
                         "a prange loop; put it inside the prange body, before a sequential "

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["plan_threads", "set_thread_limit_provider", "thread_limit"]
 
-_explicit: ContextVar[int | None] = ContextVar("scanpy_kernels_thread_limit", default=None)
+_explicit: ContextVar[int | None] = ContextVar(
+    "scanpy_kernels_thread_limit", default=None
+)
 _provider: Callable[[], int | None] | None = None
 _THREADSAFE_LAYERS = {"tbb", "omp"}
 

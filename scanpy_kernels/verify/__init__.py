@@ -1,6 +1,8 @@
-"""The kernel verifier: fails kernels that are not parallel, race, call Python, allocate
-in hot loops, can raise IndexError, whose hints did not land, or whose result depends
-on the thread count.
+"""The kernel verifier: static and run-time checks of every kernel.
+
+It fails kernels that are not parallel, race, call Python, allocate in hot loops, can
+raise IndexError, whose hints did not land, or whose result depends on the thread
+count.
 
 Command line::
 

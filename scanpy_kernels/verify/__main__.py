@@ -10,7 +10,9 @@ from . import verify
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scanpy_kernels.verify", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m scanpy_kernels.verify", description=__doc__
+    )
     parser.add_argument(
         "targets", nargs="*", help="module, package or .py path (default: all kernels)"
     )

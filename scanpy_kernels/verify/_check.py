@@ -44,21 +44,34 @@ def _prange_sites(py_func) -> list[int]:
 def _parallel_findings(md: dict, n_sites: int) -> list[tuple[str, str, int | None]]:
     diag = md.get("parfor_diagnostics")
     if diag is None:
-        return [("parallel", "no parfor diagnostics: the build did not run the parfor pass", None)]
-    user = [pf for pf in diag.initial_parfors if pf.patterns[0][:2] == ("prange", "user")]
-    out = []
-    if len(user) < n_sites:
-        out.append(
+        return [
             (
                 "parallel",
-                f"{n_sites - len(user)} of {n_sites} prange loop(s) were not converted to parallel "
-                "loops (e.g. a `break`/second exit, or an unsupported construct) and run serially",
+                "no parfor diagnostics: the build did not run the parfor pass",
                 None,
             )
-        )
+        ]
+    user = [
+        pf for pf in diag.initial_parfors if pf.patterns[0][:2] == ("prange", "user")
+    ]
+    out = []
+    if len(user) < n_sites:
+        out.append((
+            "parallel",
+            (
+                f"{n_sites - len(user)} of {n_sites} prange loop(s) were not converted to "
+                "parallel loops (e.g. a `break`/second exit, or an unsupported construct) "
+                "and run serially"
+            ),
+            None,
+        ))
     serialized = {c for cs in diag.nested_fusion_info.values() for c in cs}
     out += [
-        ("parallel", "prange nested in another parallel loop is serialized", pf.loc.line)
+        (
+            "parallel",
+            "prange nested in another parallel loop is serialized",
+            pf.loc.line,
+        )
         for pf in user
         if pf.id in serialized
     ]
@@ -84,7 +97,11 @@ def _runtime_findings(k: Kernel, parallel_build) -> list[tuple[str, str, int | N
     if not examples:
         if k.options["parallel"]:
             return [
-                ("example", "declare `example=` inputs so 1 vs all threads can be compared", None)
+                (
+                    "example",
+                    "declare `example=` inputs so 1 vs all threads can be compared",
+                    None,
+                )
             ]
         return []
     n_all = numba.config.NUMBA_NUM_THREADS
@@ -107,13 +124,11 @@ def _runtime_findings(k: Kernel, parallel_build) -> list[tuple[str, str, int | N
             )
             if not same:
                 bound = "bitwise" if k.tolerance == 0 else f"rtol {k.tolerance:g}"
-                findings.append(
-                    (
-                        "threads",
-                        f"example {i}, output {j}: 1 thread vs {n_all} threads differ beyond {bound}",
-                        None,
-                    )
-                )
+                findings.append((
+                    "threads",
+                    f"example {i}, output {j}: 1 thread vs {n_all} threads differ beyond {bound}",
+                    None,
+                ))
     return findings
 
 
@@ -122,7 +137,9 @@ def verify_kernel(k: Kernel, name: str) -> tuple[list[str], list[Finding]]:
     findings: list[Finding] = []
     sigs = k.signatures
     if not sigs:
-        findings.append(Finding(name, "compile", "no `signatures=` declared: CI cannot compile it"))
+        findings.append(
+            Finding(name, "compile", "no `signatures=` declared: CI cannot compile it")
+        )
     sites = _prange_sites(k.py_func) if k.options["parallel"] else []
     # one fresh, uncached build checked per signature, then run by the run-time check
     disp = k.fresh(pipeline_class=CheckingCompiler)
@@ -130,12 +147,17 @@ def verify_kernel(k: Kernel, name: str) -> tuple[list[str], list[Finding]]:
         label = str(sig)
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # numba's own parallel warnings: we judge ourselves
+                # numba's own parallel warnings: we judge ourselves
+                warnings.simplefilter("ignore")
                 disp.compile(sig)
-        except Exception as e:
+        # any failure to compile (numba raises many kinds) is a finding, not fatal
+        except Exception as e:  # noqa: BLE001
             findings.append(
                 Finding(
-                    name, "compile", f"{type(e).__name__}: {str(e).strip().splitlines()[0]}", label
+                    name,
+                    "compile",
+                    f"{type(e).__name__}: {str(e).strip().splitlines()[0]}",
+                    label,
                 )
             )
             continue
@@ -145,19 +167,27 @@ def verify_kernel(k: Kernel, name: str) -> tuple[list[str], list[Finding]]:
         if k.options["parallel"] and sites:
             problems += _parallel_findings(md, len(sites))
         problems += [
-            ("race", f"write may race across prange iterations: `{r['source']}` (index it by the "
-             "prange index or numba.get_thread_id(), or mark the line `# race-free: <reason>`)", r["line"])
-            for r in md.get("kernel_races", [])
-        ]  # fmt: skip
-        if disp.overloads[csig].library.has_dynamic_globals:
-            problems.append(
+            (
+                "race",
                 (
-                    "cache",
-                    "uses dynamic globals (ctypes pointers, large global arrays, numba.get_num_threads()): "
-                    "numba cannot cache it, every process recompiles",
-                    None,
-                )
+                    f"write may race across prange iterations: `{r['source']}` (index it by "
+                    "the prange index or numba.get_thread_id(), or mark the line "
+                    "`# race-free: <reason>`)"
+                ),
+                r["line"],
             )
+            for r in md.get("kernel_races", [])
+        ]
+        if disp.overloads[csig].library.has_dynamic_globals:
+            problems.append((
+                "cache",
+                (
+                    "uses dynamic globals (ctypes pointers, large global arrays, "
+                    "numba.get_num_threads()): numba cannot cache it, every process "
+                    "recompiles"
+                ),
+                None,
+            ))
         facts = module_facts(disp.inspect_llvm(csig))
         problems += [("python-api", c, None) for c in facts.python_calls]
         problems += [("alloc-in-loop", a, None) for a in facts.allocs_in_loops]
@@ -166,19 +196,24 @@ def verify_kernel(k: Kernel, name: str) -> tuple[list[str], list[Finding]]:
             for exc, msg in facts.raised
             if exc == "IndexError"
         ]
-        n_sites, applied = len(md.get("kernel_hint_sites", [])), md.get("kernel_hints", [])
+        n_sites, applied = (
+            len(md.get("kernel_hint_sites", [])),
+            md.get("kernel_hints", []),
+        )
         if len(applied) < n_sites:
-            problems.append(
-                (
-                    "hint",
-                    f"{n_sites} loop hint(s) in the source, {len(applied)} became loop metadata",
-                    None,
-                )
-            )
+            problems.append((
+                "hint",
+                f"{n_sites} loop hint(s) in the source, {len(applied)} became loop metadata",
+                None,
+            ))
         problems += [
             ("hint", f"LLVM did not honour {p} (loop left untransformed)", None)
             for p in facts.pending_hints
         ]
-        findings += [Finding(name, check, msg, label, line) for check, msg, line in problems]
-    findings += [Finding(name, c, m, "", line) for c, m, line in _runtime_findings(k, disp)]
+        findings += [
+            Finding(name, check, msg, label, line) for check, msg, line in problems
+        ]
+    findings += [
+        Finding(name, c, m, "", line) for c, m, line in _runtime_findings(k, disp)
+    ]
     return [str(s) for s in sigs], findings

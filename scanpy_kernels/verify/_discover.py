@@ -8,9 +8,12 @@ import importlib.util
 import pkgutil
 import sys
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ..toolkit import Kernel
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = ["discover", "kernels_in"]
 

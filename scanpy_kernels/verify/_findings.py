@@ -38,7 +38,8 @@ class Finding:
 
 @dataclass
 class Report:
-    kernels: dict[str, list[str]] = field(default_factory=dict)  # kernel -> signatures checked
+    # kernel -> signatures checked
+    kernels: dict[str, list[str]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -65,11 +66,15 @@ class Report:
         rows = [("kernel", "signatures", "result")]
         for k, sigs in self.kernels.items():
             failed = self.failed_checks(k)
-            rows.append(
-                (k, str(len(sigs)), "FAIL: " + ", ".join(sorted(failed)) if failed else "ok")
-            )
+            rows.append((
+                k,
+                str(len(sigs)),
+                "FAIL: " + ", ".join(sorted(failed)) if failed else "ok",
+            ))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         if self.findings:
             lines += ["", "findings:"] + [f"  {f}" for f in self.findings]

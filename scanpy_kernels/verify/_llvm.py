@@ -95,7 +95,8 @@ def _loop_depth(fn) -> dict[int, int]:
 @dataclass
 class _Fn:
     role: str
-    calls: list[tuple[str | None, bool]] = field(default_factory=list)  # (callee, in a loop)
+    # (callee, in a loop)
+    calls: list[tuple[str | None, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -130,20 +131,25 @@ def _raised(ir_text: str, kernel_fns: set[str]) -> set[tuple[str, str]]:
         )
     }
     raised = set()
-    for m in re.finditer(r"^define [^@]*@\"?([^\s(\"]+)\"?\(.*?^\}", ir_text, re.M | re.S):
+    for m in re.finditer(
+        r"^define [^@]*@\"?([^\s(\"]+)\"?\(.*?^\}", ir_text, re.M | re.S
+    ):
         if m[1] not in kernel_fns:
             continue
-        for buf in re.findall(r"store ptr @\.const\.picklebuf\.(\w+), ptr %excinfo", m[0]):
+        for buf in re.findall(
+            r"store ptr @\.const\.picklebuf\.(\w+), ptr %excinfo", m[0]
+        ):
             try:
                 exc = pickle.loads(data[f".const.pickledata.{buf}"])
                 raised.add((exc[0].__name__, str(exc[1])))
-            except Exception as e:
+            # whatever unpickling numba's constant raises, it is reported, not fatal
+            except Exception as e:  # noqa: BLE001
                 raised.add(("<undecodable>", repr(e)))
     return raised
 
 
-def module_facts(ir_text: str) -> ModuleFacts:
-    mod = llb.parse_assembly(ir_text)
+def _functions(mod: llb.ModuleRef) -> dict[str, _Fn]:
+    """Collect each defined function's role and calls: ``(callee, in a loop)``."""
     fns: dict[str, _Fn] = {}
     for fn in mod.functions:
         if fn.is_declaration:
@@ -158,8 +164,14 @@ def module_facts(ir_text: str) -> ModuleFacts:
                 if ins.opcode in ("call", "invoke"):
                     callee = list(ins.operands)[-1].name or None
                     info.calls.append((callee, in_loop))
-    # functions that (transitively) allocate
-    allocating = {n for n, f in fns.items() if any(c and _ALLOC.match(c) for c, _ in f.calls)}
+    return fns
+
+
+def _allocating(fns: dict[str, _Fn]) -> set[str]:
+    """Find the functions that (transitively) allocate."""
+    allocating = {
+        n for n, f in fns.items() if any(c and _ALLOC.match(c) for c, _ in f.calls)
+    }
     grew = True
     while grew:
         grew = False
@@ -167,6 +179,12 @@ def module_facts(ir_text: str) -> ModuleFacts:
             if n not in allocating and any(c in allocating for c, _ in f.calls):
                 allocating.add(n)
                 grew = True
+    return allocating
+
+
+def module_facts(ir_text: str) -> ModuleFacts:
+    fns = _functions(llb.parse_assembly(ir_text))
+    allocating = _allocating(fns)
     python_calls, allocs = [], []
     for name, f in fns.items():
         if f.role in ("wrapper", "runtime"):
@@ -185,7 +203,10 @@ def module_facts(ir_text: str) -> ModuleFacts:
     kernel_fns = {n for n, f in fns.items() if f.role == "kernel"}
     pending = _pending_hints(ir_text)
     return ModuleFacts(
-        sorted(set(python_calls)), sorted(set(allocs)), _raised(ir_text, kernel_fns), pending
+        sorted(set(python_calls)),
+        sorted(set(allocs)),
+        _raised(ir_text, kernel_fns),
+        pending,
     )
 
 

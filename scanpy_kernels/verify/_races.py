@@ -27,7 +27,16 @@ __all__ = ["MARKER", "ParforRaceCheck", "find_races"]
 
 MARKER = "race-free:"
 _MARKER_RE = re.compile(r"#\s*race-free:\s*\S")
-_ALLOCATORS = {"empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "copy"}
+_ALLOCATORS = {
+    "empty",
+    "zeros",
+    "ones",
+    "full",
+    "empty_like",
+    "zeros_like",
+    "ones_like",
+    "copy",
+}
 _THREAD_ID = numba.get_thread_id
 
 
@@ -75,7 +84,9 @@ class _Body:
         for v in self.defs.get(name, []):
             if not isinstance(v, ir.Expr):
                 continue
-            if v.op == "build_tuple" and any(self.private_index(it.name) for it in v.items):
+            if v.op == "build_tuple" and any(
+                self.private_index(it.name) for it in v.items
+            ):
                 return True
             if v.op == "call" and self.callee(v) in (_THREAD_ID, "get_thread_id"):
                 return True
