@@ -54,6 +54,38 @@ def test_second_process_loads_from_cache(tmp_path, request):
     assert warm["seconds"] < cold["seconds"]
 
 
+SERIAL_FIRST = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    sys.path.insert(0, {root!r})
+    from tests.kernels import good_kernels as g
+    from scanpy_kernels.toolkit import thread_limit
+    x = g._csr(np.random.default_rng(0))
+    with thread_limit(1):  # nothing parallel has run in this process
+        print(float(g.csr_col_sums(*x[:3], x[3]).sum()))
+    """
+)
+
+
+def test_serial_build_from_cache_runs_first_in_a_process(tmp_path, request):
+    """A cached serial build using ``numba.get_thread_id()`` as the first numba call.
+
+    numba loads the threading layer (which defines ``get_thread_id``) for parallel
+    builds only; without the toolkit launching it, this segfaults on the cache hit.
+    """
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = SERIAL_FIRST.format(root=str(request.config.rootpath))
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+        )
+        for _ in range(2)  # compile, then load from the cache
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr[-2000:]
+    assert runs[0].stdout == runs[1].stdout
+
+
 def f(x):
     return x + 1
 

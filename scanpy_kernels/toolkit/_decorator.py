@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numba
 from numba.core.registry import CPUDispatcher
 from numba.extending import register_jitable
+from numba.np.ufunc.parallel import _launch_threads
 
 from ._cache import KernelCache
 from ._pipeline import KernelCompiler
@@ -118,6 +119,11 @@ class Kernel:
     def __call__(self, *args):
         n = plan_threads() if self.options["parallel"] else 1
         if n == 1:
+            # a serial build loaded from the cache calls the threading layer's
+            # `get_thread_id` symbol (thread-local scratch), which exists only once the
+            # layer is launched: numba launches it for parallel builds, not serial ones
+            # (calling it before segfaults)
+            _launch_threads()
             return self.dispatcher(parallel=False)(*args)
         previous = numba.get_num_threads()
         numba.set_num_threads(n)
