@@ -105,6 +105,8 @@ ALL_LAYOUTS = (
     NONCANON32,
 )
 
+NONCANON_CSC32 = Layout("csc", "float32", "int32", noncanonical=True)
+
 SMALL = {"n_obs": 300, "n_vars": 120, "density": 0.25, "seed": 0}
 SPARSE = {"n_obs": 800, "n_vars": 300, "density": 0.04, "seed": 1}
 MEDIUM = {"n_obs": 1500, "n_vars": 400, "density": 0.12, "seed": 2}
@@ -155,8 +157,11 @@ def _case(family: str, func: str, spec: InputSpec, label: str, **kwargs: Any) ->
 
 def hvg_dispersion_cases() -> Iterator[Case]:
     """flavors seurat/cell_ranger on log data."""
-    inputs = [gen(SMALL, lay, values="log1p") for lay in ALL_LAYOUTS]
+    inputs = [gen(SMALL, lay, values="log1p") for lay in (*ALL_LAYOUTS, NONCANON_CSC32)]
     inputs += [gen(SPARSE, CSR32, values="log1p"), gen(SPARSE, CSC32, values="log1p")]
+    # sc.pp.log1p(base=2): flavor seurat un-logs with expm1(x * log(2))
+    inputs += [gen(SMALL, lay, values="log1p", log1p_base=2) for lay in (CSR32, CSC64_I64)]
+    inputs += [gen(SMALL, DENSE32, values="log1p", log1p_base=10)]
     variants = [{}, {"n_top_genes": 25}, {"batch_key": "batch"}]
     variants += [{"batch_key": "batch", "n_top_genes": 25}]
     for flavor, spec, kw in product(("seurat", "cell_ranger"), inputs, variants):
@@ -180,6 +185,10 @@ def hvg_dispersion_cases() -> Iterator[Case]:
             (base, {"n_top_genes": 1000}),  # more than there are genes
             (layered, {"layer": "lognorm"}),
             (layered, {"layer": "lognorm", "batch_key": "batch", "n_top_genes": 25}),
+            # batches of 2 and of 1 cell (scanpy computes seurat; cell_ranger's bins fail)
+            (base, {"batch_key": "group_small"}),
+            (base, {"batch_key": "group_small", "n_top_genes": 25}),
+            (base, {"batch_key": "group", "n_top_genes": 25, "n_bins": 7}),
             # bad input: errors must match
             (base, {"batch_key": "no_such_column"}),
             (layered, {"layer": "no_such_layer"}),
@@ -219,7 +228,17 @@ def hvg_seurat_v3_cases() -> Iterator[Case]:
 
 def hvg_pearson_cases() -> Iterator[Case]:
     """sc.experimental.pp.highly_variable_genes (Pearson residuals) on counts."""
-    layouts = (CSR32, CSC64_I64, DENSE32, DENSE64, CSR_ARRAY64, NONCANON32)
+    layouts = (
+        CSR32,
+        CSR64_I64,
+        CSC32,
+        CSC64_I64,
+        DENSE32,
+        DENSE64,
+        CSR_ARRAY64,
+        NONCANON32,
+        NONCANON_CSC32,
+    )
     inputs = [gen(SMALL, lay) for lay in layouts] + [gen(SPARSE, CSR32)]
     for spec, kw in product(
         inputs, [{"n_top_genes": 30}, {"n_top_genes": 30, "batch_key": "batch"}]
@@ -243,6 +262,11 @@ def hvg_pearson_cases() -> Iterator[Case]:
         (base, {"n_top_genes": 30, "inplace": False, "batch_key": "batch"}),
         (layered, {"n_top_genes": 30, "layer": "counts"}),
         (layered, {"n_top_genes": 30}),  # non-integer data: warning
+        (layered, {"n_top_genes": 30, "check_values": False}),
+        (base, {"n_top_genes": 30, "theta": np.inf, "clip": np.inf}),
+        (base, {"n_top_genes": 1000}),  # more than there are genes
+        (base, {"n_top_genes": 30, "batch_key": "group_small"}),  # 1- and 2-cell batches
+        (base, {"n_top_genes": 30, "flavor": "bogus"}),  # error
         (base, {"n_top_genes": 30, "theta": 0.0}),  # error
         (base, {"n_top_genes": 30, "clip": -1.0}),  # error
         (base, {}),
@@ -272,6 +296,22 @@ def hvg_real_cases() -> Iterator[Case]:
             )
             yield _case("hvg", HVG_EXP, counts, "pearson", n_top_genes=500, batch_key=batch)
     example = "kang_muscat_example_1556x1267_counts.h5ad"
+    # generated inputs have all-zero cells (residual variances all NaN): real data here
+    for lay in (CSR64_I64, CSC32, CSC64_I64, DENSE32, DENSE64, NONCANON32, NONCANON_CSC32):
+        yield _case("hvg", HVG_EXP, Real(example, lay), "pearson", n_top_genes=300)
+        yield _case(
+            "hvg", HVG_EXP, Real(example, lay), "pearson", n_top_genes=300, batch_key="sample_id"
+        )
+    yield _case(
+        "hvg",
+        HVG_EXP,
+        Real(example, CSR32),
+        "pearson",
+        n_top_genes=300,
+        batch_key="cluster_id",
+        theta=10.0,
+        clip=4.0,
+    )
     yield _case(
         "hvg",
         HVG,
@@ -365,6 +405,60 @@ def rgg_option_cases() -> Iterator[Case]:
     yield _rgg(base, "no_such_column", method="t-test")
 
 
+# rank_genes_groups only: layouts the other families do not use
+CSC_ARRAY32_I64 = Layout("csc_array", "float32", "int64")
+NONCANON_CSC64_I64 = Layout("csc", "float64", "int64", noncanonical=True)
+COUNTS_CSR_INT = Layout("csr", "int64", "int32")
+COUNTS_DENSE_INT = Layout("dense", "int64")
+
+
+def rgg_edge_cases() -> Iterator[Case]:
+    """Adversarial genes (ties, all-zero groups, negatives, NaN), odd layouts, bad input."""
+    layouts = (
+        CSR32,
+        CSR64_I64,
+        CSC32,
+        CSC64_I64,
+        CSC_ARRAY32_I64,
+        DENSE32,
+        DENSE64,
+        CSR_ARRAY64,
+        NONCANON32,
+        NONCANON_CSC64_I64,
+    )
+    tests = METHODS[:4]
+    for lay, meth, ref in product(layouts, tests, ("rest", "B")):
+        yield _rgg(gen(SMALL, lay, values="log1p", edges=True), **meth, reference=ref, pts=True)
+    edges = gen(SMALL, CSR32, values="log1p", edges=True)
+    for meth in tests:
+        # every group but the 1-cell one: a 1-cell remainder (vs rest)
+        every = ["pair", "A", "B", "C", "D"]
+        yield _rgg(edges, "group_small", **meth, groups=every, pts=True)
+        yield _rgg(edges, "group_small", **meth, groups=every, reference="pair")
+        yield _rgg(edges, **meth, groups=["B", "D"], reference="C", n_genes=7, pts=True)
+    for lay in (NONCANON32, NONCANON_CSC64_I64):
+        noncanon = gen(SMALL, lay, values="log1p", edges=True)
+        yield _rgg(noncanon, method="wilcoxon", mask_var=VarMask(3), pts=True)
+        yield _rgg(noncanon, method="t-test", mask_var="expressed_mask", reference="A")
+        # without pts scanpy accumulates unsorted CSC columns in stored order, with pts
+        # (nonzeros counted first, which sorts them) in row order
+        for meth in (METHODS[0], METHODS[2]):
+            yield _rgg(noncanon, **meth)
+            yield _rgg(noncanon, **meth, groups=["B", "D"], reference="C")
+            yield _rgg(noncanon, **meth, groups=["B", "D"], reference="C", pts=True)
+    for lay, meth, ref in product((CSR32, CSC64_I64, DENSE64), tests[:3], ("rest", "B")):
+        nan = gen(SMALL, lay, values="log1p", nan=True)
+        yield _rgg(nan, **meth, reference=ref, pts=True)
+    yield _rgg(gen(SMALL, CSR32, values="log1p", nan=True), method="logreg")  # error
+    # integer counts (converted to float64 for the kernels): warns about raw counts
+    for lay, meth, ref in product((COUNTS_CSR_INT, COUNTS_DENSE_INT), tests[:3], ("rest", "B")):
+        yield _rgg(gen(SMALL, lay), **meth, reference=ref, pts=True)
+    # bad input: the same error on both sides
+    yield _rgg(edges, method="wilcoxon", groups=["A", "Z"])  # unknown group
+    yield _rgg(edges, "score", method="t-test")  # groupby not categorical
+    yield _rgg(edges, "group_small", method="wilcoxon", groups=["A"], reference="single")
+
+
 def rgg_real_cases() -> Iterator[Case]:
     example = "kang_muscat_example_1556x1267_counts.h5ad"
     big = "kang_muscat_8684x2511_counts.h5ad"
@@ -398,6 +492,19 @@ def rgg_real_cases() -> Iterator[Case]:
     h = Real(harmony, CSR32, values="log1p")
     yield _rgg(h, "condition", method="wilcoxon", reference="ctrl")
     yield _rgg(h, "condition", method="t-test_overestim_var", pts=True)
+    # other layouts of the real matrices (cluster_id labels)
+    for lay in (DENSE32, NONCANON32, CSC_ARRAY32_I64):
+        spec = Real(example, lay, values="log1p")
+        yield _rgg(spec, "cluster_id", method="wilcoxon", tie_correct=True, pts=True)
+        yield _rgg(spec, "cluster_id", method="t-test", reference=Category("cluster_id", 1))
+    yield _rgg(Real(big, CSC32, values="log1p"), "cluster_id", method="wilcoxon", pts=True)
+    yield _rgg(
+        Real(big, DENSE64, values="log1p"),
+        "cluster_id",
+        method="wilcoxon",
+        reference=Category("cluster_id", 3),
+        tie_correct=True,
+    )
 
 
 # --- registry -------------------------------------------------------------------------
@@ -411,6 +518,7 @@ def all_cases() -> list[Case]:
         *hvg_real_cases(),
         *rgg_matrix_cases(),
         *rgg_option_cases(),
+        *rgg_edge_cases(),
         *rgg_real_cases(),
     ]
     seen: set[str] = set()

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
     from numpy.typing import NDArray
 
-type Fmt = Literal["csr", "csc", "dense", "csr_array"]
+type Fmt = Literal["csr", "csc", "dense", "csr_array", "csc_array"]
 type Values = Literal["counts", "log1p"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ class Layout:
     """How the matrices of an input are stored."""
 
     fmt: Fmt = "csr"
-    dtype: Literal["float32", "float64"] = "float32"
+    dtype: Literal["float32", "float64", "int64"] = "float32"  # int64: counts only
     index_dtype: Literal["int32", "int64"] = "int32"
     noncanonical: bool = False  # unsorted indices + explicit zeros (sparse only)
 
@@ -71,10 +71,18 @@ class Generated:
     # extra layers and .raw, each holding `counts` or `log1p` of the same cells
     layers: tuple[tuple[str, Values], ...] = ()
     raw: Values | None = None
+    # log1p values divided by log(base), and uns["log1p"]["base"] = base (sc.pp.log1p(base=))
+    log1p_base: float | None = None
+    # rank_genes_groups edge cases (see `rgg_edge_genes`): adversarial genes and a
+    # numeric obs column `score`; `nan` also puts NaNs in a few genes
+    edges: bool = False
+    nan: bool = False
 
     @property
     def tag(self) -> str:
         extra = "".join(f"+L{n}" for n, _ in self.layers) + ("+raw" if self.raw else "")
+        extra += f"+base{self.log1p_base:g}" if self.log1p_base is not None else ""
+        extra += ("+edges" if self.edges else "") + ("+nan" if self.nan else "")
         return (
             f"gen{self.n_obs}x{self.n_vars}d{int(self.density * 100)}s{self.seed}-"
             f"{self.values}-{self.layout.tag}{extra}"
@@ -189,7 +197,11 @@ def apply_layout(x: NDArray[np.float64], layout: Layout, seed: int):
     dense = x.astype(layout.dtype)
     if layout.fmt == "dense":
         return np.ascontiguousarray(dense)
-    cls = {"csr": sparse.csr_matrix, "csc": sparse.csc_matrix}.get(layout.fmt, sparse.csr_array)
+    cls = {
+        "csr": sparse.csr_matrix,
+        "csc": sparse.csc_matrix,
+        "csc_array": sparse.csc_array,
+    }.get(layout.fmt, sparse.csr_array)
     m = cls(dense)
     m.sort_indices()
     if layout.noncanonical:
@@ -200,8 +212,13 @@ def apply_layout(x: NDArray[np.float64], layout: Layout, seed: int):
     return m
 
 
-def _values(counts: NDArray[np.float64], values: Values) -> NDArray[np.float64]:
-    return counts if values == "counts" else log1p_normalize(counts)
+def _values(
+    counts: NDArray[np.float64], values: Values, base: float | None = None
+) -> NDArray[np.float64]:
+    if values == "counts":
+        return counts
+    x = log1p_normalize(counts)
+    return x if base is None else x / np.log(base)
 
 
 def _assemble(
@@ -213,21 +230,22 @@ def _assemble(
 ) -> AnnData:
     from anndata import AnnData
 
+    base = getattr(spec, "log1p_base", None)
     adata = AnnData(
-        X=apply_layout(_values(counts, spec.values), spec.layout, seed),
+        X=apply_layout(_values(counts, spec.values, base), spec.layout, seed),
         obs=obs,
         var=pd.DataFrame(index=var_names),
     )
     for name, vals in spec.layers:
-        adata.layers[name] = apply_layout(_values(counts, vals), spec.layout, seed)
+        adata.layers[name] = apply_layout(_values(counts, vals, base), spec.layout, seed)
     if spec.raw is not None:
         adata.raw = AnnData(
-            X=apply_layout(_values(counts, spec.raw), spec.layout, seed),
+            X=apply_layout(_values(counts, spec.raw, base), spec.layout, seed),
             obs=obs,
             var=pd.DataFrame(index=var_names),
         )
     if "log1p" in {spec.values, spec.raw, *(v for _, v in spec.layers)}:
-        adata.uns["log1p"] = {"base": None}
+        adata.uns["log1p"] = {"base": base}
     # a var column for `mask_var="expressed_mask"`: every gene except each 4th one
     adata.var["expressed_mask"] = np.arange(adata.n_vars) % 4 != 0
     return adata
@@ -253,12 +271,68 @@ def _real_counts(file: str) -> tuple[NDArray[np.float64], pd.DataFrame, pd.Index
     return x.astype(np.float64), obs, a.var_names.copy()
 
 
+def rgg_edge_genes(
+    x: NDArray[np.float64], obs: pd.DataFrame, *, nan: bool, seed: int
+) -> NDArray[np.float64]:
+    """``x`` (cells x genes values) with the genes after the all-zero ones made adversarial.
+
+    For rank_genes_groups: every cell tied, all zero in some groups, nonzero in one
+    group only, heavy ties, constant inside one group, the 2-cell group tied, and
+    negative values (zeros rank in the middle; some group means are negative, so
+    fold changes take the log of a negative ratio). With ``nan``: one NaN in a gene,
+    NaNs in one group only of another, one NaN in a third gene. At most one NaN per
+    gene and pair of groups, or all of a gene's NaNs in one group: the order of
+    NaNs among themselves (an unstable sort in scanpy) cannot change the ranks.
+    """
+    x = x.copy()
+    group = obs["group"].to_numpy()
+    g = N_ZERO_GENES
+    # the most expressed genes after the edited ones give the values to edit
+    s0, s1, s2, s3 = g + 10 + np.argsort(-np.count_nonzero(x[:, g + 10 :], axis=0))[:4]
+    x[:, g] = 1.5
+    x[:, g + 1] = np.where(np.isin(group, ["A", "C"]), 0.0, x[:, s0])
+    x[:, g + 2] = np.where(group == "D", x[:, s1], 0.0)
+    x[:, g + 3] = np.round(x[:, s2] * 2) / 2
+    x[:, g + 4] = np.where(group == "B", 0.7, 0.0)
+    x[obs["group_small"].to_numpy() == "pair", g + 5] = 2.0
+    v = x[:, s3]
+    x[:, g + 6] = np.where(v != 0, v - np.median(v[v != 0]), 0.0)  # both signs
+    if nan:
+        rng = np.random.default_rng(seed + 5)
+        x[rng.integers(x.shape[0]), g + 7] = np.nan
+        x[np.flatnonzero(group == "A")[:3], g + 8] = np.nan
+        x[np.flatnonzero(group == "C")[0], g + 9] = np.nan
+    return x
+
+
+def _with_edges(adata: AnnData, spec: Generated) -> AnnData:
+    """Apply :func:`rgg_edge_genes` to every matrix of ``adata``; add ``obs["score"]``."""
+    from anndata import AnnData
+
+    def edit(m: object) -> object:
+        dense = m.toarray() if sparse.issparse(m) else np.asarray(m)
+        x = rgg_edge_genes(dense.astype(np.float64), adata.obs, nan=spec.nan, seed=spec.seed)
+        return apply_layout(x, spec.layout, spec.seed)
+
+    adata.X = edit(adata.X)
+    for name in list(adata.layers.keys()):
+        if name is not None:
+            adata.layers[name] = edit(adata.layers[name])
+    if adata.raw is not None:
+        raw_var = adata.raw.var.copy()
+        adata.raw = AnnData(X=edit(adata.raw.X), obs=adata.obs.copy(), var=raw_var)
+    rng = np.random.default_rng(spec.seed + 6)
+    adata.obs["score"] = rng.normal(size=adata.n_obs)  # not categorical
+    return adata
+
+
 def build(spec: InputSpec) -> AnnData:
     """A fresh AnnData for ``spec`` (deterministic; new arrays on every call)."""
     if isinstance(spec, Generated):
         counts = nb_counts(spec.n_obs, spec.n_vars, spec.density, spec.seed)
         obs = _obs(spec.n_obs, spec.seed)
         var_names = pd.Index([f"gene{i}" for i in range(spec.n_vars)])
-        return _assemble(counts, obs, var_names, spec, spec.seed)
+        adata = _assemble(counts, obs, var_names, spec, spec.seed)
+        return _with_edges(adata, spec) if spec.edges or spec.nan else adata
     counts, obs, var_names = _real_counts(spec.file)
     return _assemble(counts, obs.copy(), var_names.copy(), spec, 0)

@@ -149,6 +149,23 @@ def _arrays_identical(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
+def same_values(m: Any, snap: tuple[Any, ...]) -> bool:
+    """Whether ``m`` holds the values of :func:`snapshot`, whatever its storage.
+
+    For a mutated sparse matrix this tells a rewrite of the storage only (stored
+    zeros dropped, indices sorted: the dense values are unchanged) from a change of
+    values. Type and shape must be the same.
+    """
+    now = snapshot(m)
+    if now[0] is not snap[0] or now[1] != snap[1]:
+        return False
+    if sparse.issparse(m):
+        cls, shape = snap[0], snap[1]
+        before = cls((snap[2].copy(), snap[3].copy(), snap[4].copy()), shape=shape).toarray()
+        return _arrays_identical(np.asarray(m.toarray()), np.asarray(before))
+    return _arrays_identical(now[2], snap[2])
+
+
 def unchanged(m: Any, snap: tuple[Any, ...]) -> bool:
     """Whether ``m`` still holds exactly the data captured by :func:`snapshot`."""
     now = snapshot(m)

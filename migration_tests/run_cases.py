@@ -11,7 +11,8 @@ deep copy. Saved per case: the whole ``obs``/``var``/``uns`` after the call (so
 added columns, modified columns and ``uns`` entries, recursively, structured
 arrays included), the return value (DataFrame or AnnData), ``X`` if it was
 replaced or changed, whether the input matrices (``X``, layers, ``raw.X``) were
-mutated in place, the warnings raised, and the exception type + message if the
+mutated in place (and if so, whether only their storage or their values), the
+warnings raised, and the exception type + message if the
 call failed. The output is a pickle of plain Python/numpy values; compare two of
 them with ``migration_tests/compare.py``.
 """
@@ -39,6 +40,7 @@ from record import (
     flatten_anndata,
     flatten_matrix,
     flatten_value,
+    same_values,
     snapshot,
     unchanged,
 )
@@ -116,7 +118,9 @@ def run_case(case: Case, base: AnnData) -> dict[str, Any]:
     elapsed = time.perf_counter() - t0
     fields["warnings"] = tuple(sorted({_warning_text(w) for w in caught}))
     for key, m in before.items():
-        fields[f"mutated/{key}"] = not unchanged(m, snaps[key])
+        fields[f"mutated/{key}"] = mutated = not unchanged(m, snaps[key])
+        if mutated:  # storage rewritten in place (values kept), or values changed
+            fields[f"mutation/{key}"] = "storage" if same_values(m, snaps[key]) else "values"
     if adata.X is not before["X"] or fields["mutated/X"]:
         flatten_matrix("X", adata.X, fields)
     flatten_anndata("", adata, fields)

@@ -521,6 +521,86 @@ def test_compare_cli_end_to_end(tmp_path):
     assert run(payload(m), payload(m, err="other message")).returncode == 1
 
 
+def test_compare_accepts_only_avoided_storage_mutations():
+    """pristine rewrote X's storage in place (values kept), patched did not: improved."""
+    import compare
+
+    x = np.array([[0.0, 1.0], [2.0, 0.0]])
+
+    def fields(*, mutated: bool, kind: str | None = None) -> dict:
+        out = {"warnings": (), "mutated/X": mutated, "uns/r/scores/A": x[0]}
+        if mutated:
+            out |= {"mutation/X": kind, "X": x, "X@type": "csr_matrix", "X@shape": (2, 2)}
+        return out
+
+    def verdicts(fa: dict, fb: dict) -> dict[str, str]:
+        ra = {"status": "ok", "family": "rank_genes_groups", "fields": fa}
+        rb = {"status": "ok", "family": "rank_genes_groups", "fields": fb}
+        return {r.field: r.verdict for r in compare.compare_case("c", ra, rb)}
+
+    got = verdicts(fields(mutated=True, kind="storage"), fields(mutated=False))
+    assert got == {
+        "X": compare.IMPROVED,
+        "X@shape": compare.IMPROVED,
+        "X@type": compare.IMPROVED,
+        "mutated/X": compare.IMPROVED,
+        "mutation/X": compare.IMPROVED,
+        "uns/r/scores/A": compare.IDENTICAL,
+        "warnings": compare.IDENTICAL,
+    }
+    # pristine changed values: patched not doing so is a difference
+    got = verdicts(fields(mutated=True, kind="values"), fields(mutated=False))
+    assert got["mutated/X"] == got["X"] == compare.MISMATCH
+    # a mutation only patched makes is never accepted
+    got = verdicts(fields(mutated=False), fields(mutated=True, kind="storage"))
+    assert got["mutated/X"] == got["mutation/X"] == compare.MISMATCH
+    # both rewrite the storage: compared as usual
+    same = fields(mutated=True, kind="storage")
+    assert set(verdicts(same, dict(same)).values()) == {compare.IDENTICAL}
+
+
+def test_compare_accepts_only_avoided_view_warnings():
+    """pristine raised anndata's view warning (it subset the data), patched did not."""
+    import compare
+
+    view = compare.ANNDATA_VIEW_WARNINGS[0] + " It has had no effect since pandas 3.0."
+    other = "builtins.UserWarning: `flavor='pearson_residuals'` expects raw count data"
+
+    def verdict(wa: tuple[str, ...], wb: tuple[str, ...]) -> str:
+        ra = {"status": "ok", "family": "hvg", "fields": {"warnings": wa}}
+        rb = {"status": "ok", "family": "hvg", "fields": {"warnings": wb}}
+        (row,) = compare.compare_case("c", ra, rb)
+        return row.verdict
+
+    assert verdict((other, view), (other,)) == compare.IMPROVED
+    assert verdict((view,), ()) == compare.IMPROVED
+    assert verdict((other, view), (other, view)) == compare.IDENTICAL
+    # any other warning lost, or one only patched raises, is a difference
+    assert verdict((other, view), ()) == compare.MISMATCH
+    assert verdict((other,), ()) == compare.MISMATCH
+    assert verdict((), (view,)) == compare.MISMATCH
+    assert verdict((view,), (other,)) == compare.MISMATCH
+
+
+def test_record_tells_storage_from_value_mutations():
+    pytest.importorskip("scipy")
+    import record
+    from scipy import sparse
+
+    m = sparse.csr_matrix(np.array([[0.0, 1.0], [2.0, 3.0]]))
+    m.data[0] = 0.0  # an explicit zero
+    snap = record.snapshot(m)
+    m.eliminate_zeros()
+    assert not record.unchanged(m, snap)
+    assert record.same_values(m, snap)
+    m.data[0] = 5.0
+    assert not record.same_values(m, snap)
+    d = np.ones((2, 2))
+    snap = record.snapshot(d)
+    d[0, 0] = 2.0
+    assert not record.same_values(d, snap)
+
+
 # --- harness inputs and records (need the scientific stack) -----------------------------------
 
 
@@ -544,6 +624,38 @@ def test_inputs_are_deterministic_and_cover_edge_cases():
     assert sparse.isspmatrix_csr(nc)
     assert not nc.has_sorted_indices
     assert (nc.data == 0).any()
+
+
+def test_rgg_edge_inputs_have_their_edge_cases():
+    pytest.importorskip("anndata")
+    import inputs
+    from cases import CSC_ARRAY32_I64, DENSE64, NONCANON_CSC64_I64, SMALL, gen
+    from scipy import sparse
+
+    a = inputs.build(gen(SMALL, DENSE64, values="log1p", nan=True))
+    x, g = a.X, inputs.N_ZERO_GENES
+    group = a.obs["group"].to_numpy()
+    assert (x[:, g] == 1.5).all()  # every cell tied
+    in_ac = np.isin(group, ["A", "C"])
+    assert (x[in_ac, g + 1] == 0).all()
+    assert (x[~in_ac, g + 1] != 0).sum() > 10
+    assert (x[group != "D", g + 2] == 0).all()
+    assert (x[group == "D", g + 2] != 0).sum() > 5
+    assert len(np.unique(x[:, g + 3])) < 15  # heavy ties
+    assert (x[:, g + 6] < 0).any()
+    assert (x[:, g + 6] > 0).any()
+    assert np.isnan(x[:, g + 7]).sum() == 1
+    assert np.isnan(x[group == "A", g + 8]).sum() == np.isnan(x[:, g + 8]).sum() == 3
+    assert not isinstance(a.obs["score"].dtype, type(a.obs["group"].dtype))
+    assert a.uns["log1p"] == {"base": None}
+    csc = inputs.build(gen(SMALL, CSC_ARRAY32_I64, values="log1p", edges=True)).X
+    assert isinstance(csc, sparse.csc_array)
+    assert csc.indices.dtype == np.int64
+    assert not np.isnan(csc.data).any()
+    np.testing.assert_array_equal(csc.toarray()[:, g], np.float32(1.5))
+    nc = inputs.build(gen(SMALL, NONCANON_CSC64_I64, values="log1p", edges=True)).X
+    assert not nc.has_sorted_indices
+    assert (nc.data == 0).any()  # stored zeros (in place of ~2% of the values)
 
 
 def test_cases_are_unique_and_cover_the_families():

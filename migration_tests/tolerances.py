@@ -21,6 +21,7 @@ ALWAYS_EXACT = (
     "*@*",
     "error/*",
     "mutated/*",
+    "mutation/*",
     "warnings",
     "X",
     "*highly_variable",
