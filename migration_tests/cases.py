@@ -228,18 +228,7 @@ def hvg_seurat_v3_cases() -> Iterator[Case]:
 
 def hvg_pearson_cases() -> Iterator[Case]:
     """sc.experimental.pp.highly_variable_genes (Pearson residuals) on counts."""
-    layouts = (
-        CSR32,
-        CSR64_I64,
-        CSC32,
-        CSC64_I64,
-        DENSE32,
-        DENSE64,
-        CSR_ARRAY64,
-        NONCANON32,
-        NONCANON_CSC32,
-    )
-    inputs = [gen(SMALL, lay) for lay in layouts] + [gen(SPARSE, CSR32)]
+    inputs = [gen(SMALL, lay) for lay in (*ALL_LAYOUTS, NONCANON_CSC32)] + [gen(SPARSE, CSR32)]
     for spec, kw in product(
         inputs, [{"n_top_genes": 30}, {"n_top_genes": 30, "batch_key": "batch"}]
     ):
