@@ -8,10 +8,9 @@ per-group output therefore has ``n_groups + 1`` rows.
 CSR kernels never transpose the matrix: each ``prange`` task owns a contiguous column
 range (:mod:`.._columns`) and sweeps every row's entries in that range (found by
 binary search, or kept by a cursor per row between cache blocks), rows in ascending
-order.  Outputs of a
-column are thus accumulated in row order, as scanpy does, at any thread count.  This
-needs each row's column indices sorted (canonical CSR: sorted, no duplicates), which
-the frontend guarantees.
+order.  Outputs of a column are thus accumulated in row order, as scanpy does, at any
+thread count.  This needs each row's column indices sorted (canonical CSR: sorted, no
+duplicates), which the frontend guarantees.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
-__all__ = ["Kernel", "helper", "kernel"]
+__all__ = ["Kernel", "helper", "kernel", "routine"]
 
 #: options a kernel may set, with their defaults
 DEFAULTS: dict[str, Any] = dict(
