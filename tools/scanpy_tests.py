@@ -25,6 +25,7 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_rank_genes_groups_logreg.py",
         "tests/test_filter_rank_genes_groups.py",
     ),
+    "src/scanpy/_utils/__init__.py": ("tests/test_utils.py",),
     "src/scanpy/_kernels/": ("tests/test_package_structure.py",),
     "src/scanpy/__init__.py": ("tests/test_package_structure.py",),
     "pyproject.toml": ("tests/test_package_structure.py",),

@@ -1,0 +1,75 @@
+"""Whether stored values are counts: scanpy's ``check_nonnegative_integers``.
+
+scanpy 1.12.4 (``_utils.check_nonnegative_integers``, in-memory arrays) answers
+``False`` if ``np.signbit(data).any()``, else ``not np.any((data % 1) != 0)``: two
+full passes, the second allocating ``data % 1`` and its comparison.  It runs on every
+``highly_variable_genes(flavor='seurat_v3'...)``, pearson-residuals HVG and
+``rank_genes_groups`` call (there to warn about un-logged data).
+
+:func:`nonnegative_integers` gives the same answer in one parallel pass that stops at
+the first sweep holding a bad value (log-normalised data: within the first sweep).
+Per value, ``ok = copysign(1, x) > 0 and x - floor(x) == 0``:
+
+- the sign test is ``signbit``: it rejects negatives, ``-0.0`` and negative NaNs;
+- ``x - floor(x)`` is exact for ``x >= 0`` (Sterbenz; ``floor(x) = 0`` below 1), so it
+  is 0 exactly when ``x % 1 == 0`` for finite ``x``; it is NaN (not 0) for NaN and
+  ``inf``, where numpy's ``x % 1`` is NaN too.  (numpy also warns for ``inf % 1``;
+  this kernel does not warn.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .toolkit import kernel, vectorize
+
+__all__ = ["nonnegative_integers"]
+
+#: values per parallel chunk (one prange iteration)
+CHUNK = 1 << 16
+#: chunks per sweep: the kernel returns after the first sweep that holds a bad value
+SWEEP = 64
+
+_SIGS = [
+    f"boolean({arr})"
+    for dtype in ("float32", "float64")
+    for arr in (f"{dtype}[::1]", f"Array({dtype}, 1, 'C', readonly=True)")
+]
+
+
+def _examples(rng):
+    """Counts (True), and counts spoiled by one value each way pristine says False."""
+    counts = rng.negative_binomial(2, 0.3, 5 * CHUNK + 123).astype(np.float64)
+    cases = [counts]
+    for bad in (-1.0, -0.0, 0.5, np.nan, np.inf, -np.nan):
+        x = counts.copy()
+        x[rng.integers(x.size)] = bad
+        cases.append(x)
+    return [(x.astype(dtype),) for x in cases for dtype in (np.float32, np.float64)]
+
+
+@kernel(signatures=_SIGS, example=_examples)
+def nonnegative_integers(data):
+    """Whether no value has its sign bit set and every value is a whole number."""
+    n = data.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    n_bad = np.zeros(SWEEP, np.int64)  # bad values per chunk of the current sweep
+    for first in range(0, n_chunks, SWEEP):
+        k = min(SWEEP, n_chunks - first)
+        for c in numba.prange(k):
+            lo = (first + c) * CHUNK
+            chunk = data[lo : min(lo + CHUNK, n)]  # indexed from 0: no wraparound test
+            bad = 0
+            vectorize(data)  # an integer count: any order is exact
+            for p in range(chunk.shape[0]):
+                x = chunk[p]
+                # signbit(x) or x % 1 != 0 (NaN and inf included, see the module doc)
+                bad += (math.copysign(1.0, x) < 0.0) | (x - np.floor(x) != 0.0)
+            n_bad[c] = bad  # race-free: c is the prange index
+        for c in range(k):
+            if n_bad[c]:
+                return False
+    return True
