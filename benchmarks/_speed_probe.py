@@ -61,8 +61,8 @@ def _args(fn: Any, x: Any, codes: np.ndarray, n_codes: int) -> list[Any] | None:
         "data": x.data, "indices": x.indices, "indptr": x.indptr,
         "n_cols": n_cols, "n_genes": n_cols, "n_rows": n_rows,
         "codes": codes, "n_batches": n_codes, "n_groups": n_codes,
-        "n_slots": numba.get_num_threads(), "correction": 1, "expm1": False,
-        "scale": 1.0, "ref": -1, "count_positive": True,
+        "n_slots": numba.get_num_threads(), "correction": 1, "ref": -1,
+        "count_positive": False,  # True only for filter_unexpressed_genes
         "clip": np.full((n_codes, n_cols), np.sqrt(n_rows)),
     }
     try:

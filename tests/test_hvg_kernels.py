@@ -163,31 +163,11 @@ def test_clipped_sums_dense_bitwise(x_counts, codes3, dtype):
 
 
 # ------------------------------------------------------------------- mean / var
-@numba.vectorize(["float32(float32)", "float64(float64)"])
-def _libm_expm1(x):
-    return np.expm1(x)  # numba lowers this to the C library's expm1/expm1f
-
-
-def _pristine_mean_var(xb, *, expm1, scale, n_threads):
-    """fast_array_utils.stats.mean_var as scanpy calls it (seurat: on an expm1 copy).
-
-    With ``expm1``, the copy is made with the C library's ``expm1`` (what the kernels
-    call on the fly), not numpy's: numpy dispatches ``np.expm1`` to its own SIMD code
-    on AVX-512 CPUs, which differs from libm in the last bit for ~10% of values (on
-    AVX2 CPUs numpy calls libm and both agree).  The frontends therefore pass numpy's
-    expm1 of the stored values to the kernels (see ``test_e2e_seurat_flavor_bitwise``).
-    """
+def _pristine_mean_var(xb, *, n_threads):
+    """fast_array_utils.stats.mean_var as scanpy calls it."""
     from fast_array_utils.stats import mean_var
     from fast_array_utils.stats._mean_var import sparse_mean_var_minor_axis
 
-    if expm1:  # scanpy _highly_variable_genes_single_batch, flavor="seurat"
-        xb = xb.copy()
-        if scale != 1.0:
-            xb *= np.float64(scale)  # x *= np.log(base): a float64 scalar, not a weak float
-        if sp.issparse(xb):
-            xb.data = _libm_expm1(xb.data)
-        else:
-            xb = _libm_expm1(xb)
     if n_threads > numba.config.NUMBA_NUM_THREADS:  # what mean_var runs on a bigger machine
         n, m = xb.shape
         mean, var = sparse_mean_var_minor_axis(xb, major_len=n, minor_len=m, n_threads=n_threads)
@@ -202,27 +182,34 @@ def _pristine_mean_var(xb, *, expm1, scale, n_threads):
         numba.set_num_threads(previous)
 
 
-def _kernel_mean_var(fmt, x, codes, nb, *, n_slots, expm1, scale):
+def _kernel_mean_var(fmt, x, codes, nb, *, n_slots):
     if fmt == "csr":
-        return call(
-            hvg.mean_var_csr, *components(x), x.shape[1], codes, nb, n_slots, 1, expm1, scale, True
-        )
+        return call(hvg.mean_var_csr, *components(x), x.shape[1], codes, nb, n_slots, 1, True)
     if fmt == "csc":
-        return call(hvg.mean_var_csc, *components(x), x.shape[1], codes, nb, 1, expm1, scale, True)
-    return call(hvg.mean_var_dense, x, codes, nb, 1, expm1, scale, True)
+        return call(hvg.mean_var_csc, *components(x), x.shape[1], codes, nb, 1, True)
+    return call(hvg.mean_var_dense, x, codes, nb, 1, True)
 
 
-def _check_mean_var(fmt, x, codes, nb, *, threads, n_slots, expm1=False, scale=1.0):
+def _check_mean_var(fmt, x, codes, nb, *, threads, n_slots):
     with thread_limit(threads):
-        mean, var, npos = _kernel_mean_var(
-            fmt, x, codes, nb, n_slots=n_slots, expm1=expm1, scale=scale
-        )
+        mean, var, npos = _kernel_mean_var(fmt, x, codes, nb, n_slots=n_slots)
     for b in range(nb):
         xb = x[codes == b]
-        rm, rv = _pristine_mean_var(xb, expm1=expm1, scale=scale, n_threads=n_slots)
+        rm, rv = _pristine_mean_var(xb, n_threads=n_slots)
         assert np.array_equal(mean[b], rm, equal_nan=True), (fmt, b)
         assert np.array_equal(var[b], rv, equal_nan=True), (fmt, b)
         assert np.array_equal(npos[b], np.ravel((xb > 0).sum(axis=0))), (fmt, b)
+
+
+def _unlogged(x, base=None):
+    """flavor seurat's input to the moments: numpy's expm1 of (scaled) log data."""
+    x = x.copy()
+    if base is not None:
+        x *= np.float64(np.log(base))  # x *= np.log(base): a float64 scalar
+    if sp.issparse(x):
+        x.data = np.expm1(x.data)
+        return x
+    return np.expm1(x)
 
 
 @pytest.mark.parametrize("index", INDEX, ids=lambda t: t.__name__)
@@ -234,12 +221,8 @@ def test_mean_var_csr_bitwise(x_counts, codes3, dtype, index):
         for n_slots in (1, 2, 3):  # fast_array_utils' row partition = its numba thread count
             _check_mean_var("csr", x, codes_zero(n), 1, threads=threads, n_slots=n_slots)
         _check_mean_var("csr", x, codes3, 3, threads=threads, n_slots=2)
-        _check_mean_var(
-            "csr", x, codes_zero(n), 1, threads=threads, n_slots=2, expm1=True, scale=1.0
-        )
-        _check_mean_var(
-            "csr", x, codes3, 3, threads=threads, n_slots=2, expm1=True, scale=float(np.log(2.0))
-        )
+        _check_mean_var("csr", _unlogged(x), codes_zero(n), 1, threads=threads, n_slots=2)
+        _check_mean_var("csr", _unlogged(x, 2), codes3, 3, threads=threads, n_slots=2)
 
 
 def test_mean_var_csr_slots_matter(x_counts):
@@ -247,8 +230,8 @@ def test_mean_var_csr_slots_matter(x_counts):
     # float64 data (float32 values and squares sum exactly in float64: any order)
     x = as_format(np.log1p(x_counts) / 3, "csr", np.float64)
     n = x.shape[0]
-    m1 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 1, 1, False, 1.0, False)
-    m2 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 2, 1, False, 1.0, False)
+    m1 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 1, 1, False)
+    m2 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 2, 1, False)
     assert not np.array_equal(m1[1], m2[1])
 
 
@@ -269,9 +252,7 @@ def test_mean_var_csc_dense_bitwise(x_counts, codes3, fmt, dtype, index):
     for threads in (1, 2):
         _check_mean_var(fmt, x, codes_zero(n), 1, threads=threads, n_slots=1)
         _check_mean_var(fmt, x, codes3, 3, threads=threads, n_slots=1)
-        _check_mean_var(
-            fmt, x, codes3, 3, threads=threads, n_slots=1, expm1=True, scale=float(np.log(10.0))
-        )
+        _check_mean_var(fmt, _unlogged(x, 10), codes3, 3, threads=threads, n_slots=1)
 
 
 # ------------------------------------------------------------ pearson residuals
@@ -366,7 +347,7 @@ def test_e2e_seurat_v3_bitwise(x_counts):
     df = sc.pp.highly_variable_genes(_adata(x), flavor="seurat_v3", n_top_genes=40, inplace=False)
     codes = codes_zero(n)
     mean, var, _ = hvg.mean_var_csr(
-        *components(x), m, codes, 1, numba.get_num_threads(), 1, False, 1.0, False
+        *components(x), m, codes, 1, numba.get_num_threads(), 1, False
     )
     mean, var = mean[0], var[0]
     assert np.array_equal(df["means"].to_numpy(), mean)
@@ -401,10 +382,10 @@ def test_e2e_seurat_flavor_bitwise(x_counts, fmt):
     e = np.expm1(e)
     if fmt == "csr":
         mean, var, _ = hvg.mean_var_csr(
-            *components(e), m, codes_zero(n), 1, numba.get_num_threads(), 1, False, 1.0, False
+            *components(e), m, codes_zero(n), 1, numba.get_num_threads(), 1, False
         )
     else:
-        mean, var, _ = hvg.mean_var_dense(e, codes_zero(n), 1, 1, False, 1.0, False)
+        mean, var, _ = hvg.mean_var_dense(e, codes_zero(n), 1, 1, False)
     mean, var = mean[0].copy(), var[0]
     mean[mean == 0] = 1e-12
     dispersion = var / mean
@@ -472,8 +453,8 @@ def test_welford_mean_var_bitwise(x_counts, codes3, fmt, dtype, index):
 def test_mean_var_count_positive_off(x_counts):
     x = as_format(x_counts, "csr", np.float32)
     n, m = x.shape
-    on = hvg.mean_var_csr(*components(x), m, codes_zero(n), 1, 2, 1, False, 1.0, True)
-    off = hvg.mean_var_csr(*components(x), m, codes_zero(n), 1, 2, 1, False, 1.0, False)
+    on = hvg.mean_var_csr(*components(x), m, codes_zero(n), 1, 2, 1, True)
+    off = hvg.mean_var_csr(*components(x), m, codes_zero(n), 1, 2, 1, False)
     assert np.array_equal(on[0], off[0]) and np.array_equal(on[1], off[1])
     assert not off[2].any() and on[2].any()
 

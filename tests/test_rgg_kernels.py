@@ -27,7 +27,7 @@ from scanpy_kernels.rank_genes_groups import (
     rest_mean_pts,
     rest_var,
 )
-from scanpy_kernels.rank_genes_groups._sort import HIST_SIZE, order_key, radix_sort
+from scanpy_kernels.rank_genes_groups._sort import HIST_SIZE, key_dtype, order_key, radix_sort
 from scanpy_kernels.toolkit import thread_limit
 
 # --------------------------------------------------------------------------- glue
@@ -376,11 +376,11 @@ def test_csr_multiblock_and_threads():
 @numba.njit(cache=True)
 def _sort_keys(v, nbytes):
     n = v.shape[0]
-    keys = np.empty(n, np.uint64)
+    keys = np.empty(n, key_dtype(v))
     pay = np.arange(n).astype(np.int32)
     for i in range(n):
         keys[i] = order_key(v[i])
-    ak = np.empty(n, np.uint64)
+    ak = np.empty(n, key_dtype(v))
     ap = np.empty(n, np.int32)
     hist = np.empty(HIST_SIZE, np.int64)
     if radix_sort(keys, pay, ak, ap, n, nbytes, hist):

@@ -76,18 +76,8 @@ def mean_var_examples(fmt):
         for x, arrays, codes, nb in _cases(rng, fmt):
             n_cols = () if fmt == "dense" else (x.shape[1],)
             slots = (2,) if fmt == "csr" else ()
-            for expm1, scale in ((False, 1.0), (True, float(np.log(2.0)))):
-                out.append((
-                    *arrays,
-                    *n_cols,
-                    codes,
-                    nb,
-                    *slots,
-                    1,
-                    expm1,
-                    scale,
-                    expm1,
-                ))
+            for count_positive in (False, True):
+                out.append((*arrays, *n_cols, codes, nb, *slots, 1, count_positive))
         return out
 
     return example

@@ -16,15 +16,14 @@ scanpy 1.12.4 calls) bitwise, including its summation order:
 
 Then ``var *= n / (n - correction)`` unless ``n == 1`` (``correction=0``: none).
 
-``expm1=True`` first maps each stored value ``x`` to ``expm1(dtype(x * scale))`` on
-the fly, as scanpy's flavor seurat does on a copy (``x *= np.log(base)`` when
-``log1p`` has a base, then ``np.expm1``); pass ``scale=1.0`` when there is no base
-(multiplying by 1.0 is exact).  ``expm1(0) == 0`` keeps sparsity.
+flavor seurat's moments are those of ``expm1`` of the log data: the frontend passes
+numpy's ``expm1`` of the stored values (what scanpy computes on its copy; numpy's SIMD
+``expm1`` is not the C library's, which a kernel would call, see docs/kernel-guide.md).
 
 Batches: ``codes[i]`` is row ``i``'s batch in ``[0, n_batches)`` or ``-1`` (row
 skipped); batch ``b`` gives what scanpy computes on ``X[codes == b]``.  Returns
 ``(mean, var, n_positive)``, each ``(n_batches, n_cols)``; with ``count_positive``,
-``n_positive`` counts the *untransformed* values ``> 0`` (``filter_genes(min_cells=1)``
+``n_positive`` counts the values ``> 0`` (``filter_genes(min_cells=1)``
 per batch, for ``filter_unexpressed_genes``), else it is all zeros (saves a counter
 update per stored value).
 """
@@ -42,29 +41,21 @@ from ._examples import mean_var_examples
 __all__ = ["mean_var_csc", "mean_var_csr", "mean_var_dense"]
 
 _OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
-#: data, indices, indptr, n_cols, codes, n_batches, n_slots, correction, expm1, scale, count_positive
+#: data, indices, indptr, n_cols, codes, n_batches, n_slots, correction, count_positive
 _CSR = signatures(
     _OUT
-    + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, int64, boolean, float64, boolean)"
+    + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, int64, boolean)"
 )
-#: data, indices, indptr, n_cols, codes, n_batches, correction, expm1, scale, count_positive
+#: data, indices, indptr, n_cols, codes, n_batches, correction, count_positive
 _CSC = signatures(
     _OUT
-    + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, boolean, float64, boolean)"
+    + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, boolean)"
 )
-#: x, codes, n_batches, correction, expm1, scale, count_positive
+#: x, codes, n_batches, correction, count_positive
 _DENSE = signatures(
-    _OUT + "({d}[:, ::1], int64[::1], int64, int64, boolean, float64, boolean)",
+    _OUT + "({d}[:, ::1], int64[::1], int64, int64, boolean)",
     index=False,
 )
-
-
-@helper
-def _value(arr, x, expm1, scale):
-    """``x`` (an item of ``arr``), or flavor seurat's ``np.expm1(x * scale)`` in its dtype."""
-    if expm1:
-        return np.expm1(arr.dtype.type(x * scale))  # x *= np.log(base); np.expm1(x)
-    return x
 
 
 @helper
@@ -87,56 +78,60 @@ def mean_var_csr(
     n_batches,
     n_slots,
     correction,
-    expm1,
-    scale,
     count_positive,
 ):
     """Mean/var per batch and column of a canonical CSR matrix (sorted row indices)."""
     n_rows = indptr.shape[0] - 1
     pos, counts = batch_positions(codes, n_batches)
-    per_col = n_batches * n_slots  # accumulators per column (and as many for squares)
+    per_col = n_batches * n_slots  # records per column
+    # a record per (batch, slot, column), its fields side by side (an update touches
+    # one cache line): sum, sum of squares, and with count_positive the positives
+    # (a float64 count: exact below 2**53)
+    rec = 3 if count_positive else 2
     mean = np.empty((n_batches, n_cols))
     var = np.empty((n_batches, n_cols))
-    npos = zeros2(n_batches, n_cols, np.int64)
+    npos = np.empty((n_batches, n_cols), np.int64)
     bounds = balanced_column_blocks(
-        indices, indptr, n_cols, n_blocks_for(n_cols, 16 * per_col)
+        indices, indptr, n_cols, n_blocks_for(n_cols, 8 * rec * per_col)
     )
-    # block k owns acc[2 * per_col * lo : 2 * per_col * hi]: sums, then squares
-    acc = zeros1(2 * per_col * n_cols, np.float64)
+    # block k owns acc[rec * per_col * lo : rec * per_col * hi]
+    acc = zeros1(rec * per_col * n_cols, np.float64)
     for k in numba.prange(bounds.shape[0] - 1):
         lo = bounds[k]
         hi = bounds[k + 1]
         w = hi - lo
-        s0 = 2 * per_col * lo
-        sq_off = per_col * w  # squares follow the sums inside the block's range
-        q0 = s0 + sq_off
+        blk = acc[rec * per_col * lo : rec * per_col * hi]
         for i in range(n_rows if w > 0 else 0):
             b = codes[i]
             if b >= 0:
                 # fast_array_utils: thread t sums rows t, t + n_threads, ... into sums[t]
-                slot = s0 + (b * n_slots + pos[i] % n_slots) * w - lo
+                slot = (b * n_slots + pos[i] % n_slots) * w - lo
                 p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
-                assume(p0 >= 0)
-                for p in range(p0, p1):
-                    j = indices[p]
-                    q = slot + j
+                vals = data[p0:p1]  # slices index from 0: no negative-index wraparound
+                cols = indices[p0:p1]
+                for p in range(vals.shape[0]):
+                    q = rec * (slot + cols[p])
                     assume(q >= 0)
-                    x = data[p]
-                    if count_positive and x > 0:
-                        npos[b, j] += 1  # race-free: block k's own columns
-                    v = _value(data, x, expm1, scale)
-                    acc[q] += v  # race-free: inside block k's acc range
-                    acc[q + sq_off] += v * v  # race-free: inside block k's acc range
+                    x = vals[p]
+                    blk[q] += x  # race-free: inside block k's acc range
+                    blk[q + 1] += x * x  # race-free: inside block k's acc range
+                    if count_positive:
+                        blk[q + 2] += x > 0  # race-free: inside block k's acc range
         for b in range(n_batches):
             for j in range(lo, hi):
                 tot = 0.0  # sums[:, c].sum(): slots in order
                 tot_sq = 0.0
+                n_pos = 0.0
                 for t in range(n_slots):
-                    tot += acc[s0 + (b * n_slots + t) * w + j - lo]
-                    tot_sq += acc[q0 + (b * n_slots + t) * w + j - lo]
+                    q = rec * ((b * n_slots + t) * w + j - lo)
+                    tot += blk[q]
+                    tot_sq += blk[q + 1]
+                    if count_positive:
+                        n_pos += blk[q + 2]
                 m, v2 = _finish(tot, tot_sq, counts[b], correction)
                 mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
                 var[b, j] = v2  # race-free: lo <= j < hi, block k's own columns
+                npos[b, j] = np.int64(n_pos)  # race-free: block k's own columns
     return mean, var, npos
 
 
@@ -149,8 +144,6 @@ def mean_var_csc(
     codes,
     n_batches,
     correction,
-    expm1,
-    scale,
     count_positive,
 ):
     """Mean/var per batch and column of a CSC matrix (stored order; no n_slots here)."""
@@ -165,8 +158,7 @@ def mean_var_csc(
                 x = data[p]
                 if count_positive and x > 0:
                     npos[b, j] += 1  # race-free: column j is the prange index
-                # value = np.float64(x.data[j])
-                v = np.float64(_value(data, x, expm1, scale))
+                v = np.float64(x)  # value = np.float64(x.data[j])
                 mean[b, j] += v  # race-free: column j is the prange index
                 var[b, j] += v * v  # race-free: column j is the prange index
         for b in range(n_batches):
@@ -177,7 +169,7 @@ def mean_var_csc(
 
 
 @kernel(signatures=_DENSE, example=mean_var_examples("dense"))
-def mean_var_dense(x, codes, n_batches, correction, expm1, scale, count_positive):
+def mean_var_dense(x, codes, n_batches, correction, count_positive):
     """Mean/var per batch and column of a C-contiguous dense matrix."""
     n_rows, n_cols = x.shape
     _, counts = batch_positions(codes, n_batches)
@@ -195,9 +187,8 @@ def mean_var_dense(x, codes, n_batches, correction, expm1, scale, count_positive
                     xv = x[i, j]
                     if count_positive and xv > 0:
                         npos[b, j] += 1  # race-free: block k's own columns
-                    v = _value(x, xv, expm1, scale)
-                    mean[b, j] += np.float64(v)  # race-free: block k's own columns
-                    var[b, j] += np.float64(v * v)  # race-free: x**2 in x's dtype
+                    mean[b, j] += np.float64(xv)  # race-free: block k's own columns
+                    var[b, j] += np.float64(xv * xv)  # race-free: x**2 in x's dtype
         for b in range(n_batches):
             for j in range(lo, hi):
                 m, v2 = _finish(mean[b, j], var[b, j], counts[b], correction)

@@ -26,7 +26,9 @@ cell's correction::
 since ``sum_i (r_i - mean) ** 2 = sum_i (r_i - a) ** 2 - n (mean - a) ** 2``.  Sums are
 grouped differently from scanpy's, so results agree to rounding: measured max relative
 difference 7e-15 (tests assert < 1e-12); the bound grows with ``max z**2 / var``, at
-most about ``min(mu, theta)``.
+most about ``min(mu, theta)``.  The sums over cell levels in :func:`pearson_zero_terms`
+are vectorized (reordered in lanes of the CPU's vector width: 7.6x faster on 50,000 x
+20,000), so their last bits may differ between CPUs; never between thread counts.
 
 A frontend calls, for all batches at once:
 
@@ -54,7 +56,16 @@ import numba
 import numpy as np
 
 from .._columns import balanced_column_blocks, even_column_blocks, row_span
-from ..toolkit import helper, kernel, routine, zeros1, zeros2, zeros3
+from ..toolkit import (
+    helper,
+    kernel,
+    routine,
+    thread_scratch,
+    vectorize,
+    zeros1,
+    zeros2,
+    zeros3,
+)
 from ._common import batch_positions, n_blocks_for, signatures
 from ._examples import (
     pearson_residual_examples,
@@ -266,22 +277,34 @@ def _prepare(codes, n_batches, sums_genes, sums_cells):
     return n_per_batch, c_val, c_cnt, c_start, gene_of, g_val, g_grp
 
 
-@routine
-def _table(u, n_per_batch, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta):
-    """Tabulate ``(a, A2, D)`` for gene level ``u``: zero residuals over its batch's cells."""
+@helper
+def _table(u, n_per_batch, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta, z):
+    """Tabulate ``(a, A2, D)`` for gene level ``u``: zero residuals over its batch's cells.
+
+    ``z``: scratch for the batch's cell levels (each zero residual is computed once).
+    The sums over cell levels are vectorized (reordered: lanes of float64 on this CPU).
+    """
     b = g_grp[u]
     g = g_val[u]
     n = n_per_batch[b]
+    cv = c_val[c_start[b] : c_start[b + 1]]
+    cc = c_cnt[c_start[b] : c_start[b + 1]]
+    total = sum_total[b]
+    cl = clip[b]
     a1 = 0.0
-    for q in range(c_start[b], c_start[b + 1]):
-        a1 += c_cnt[q] * _residual(0.0, g, c_val[q], sum_total[b], clip[b], theta)
+    vectorize(z)
+    for q in range(cv.shape[0]):
+        zq = _residual(0.0, g, cv[q], total, cl, theta)
+        z[q] = zq  # race-free: per-thread scratch row
+        a1 += cc[q] * zq
     a = a1 / n
     a2 = 0.0
     d = 0.0
-    for q in range(c_start[b], c_start[b + 1]):
-        e = _residual(0.0, g, c_val[q], sum_total[b], clip[b], theta) - a
-        a2 += c_cnt[q] * e * e
-        d += c_cnt[q] * e
+    vectorize(z)
+    for q in range(cv.shape[0]):
+        e = z[q] - a
+        a2 += cc[q] * e * e
+        d += cc[q] * e
     return a, a2, d
 
 
@@ -302,10 +325,24 @@ def pearson_zero_terms(
         codes, n_batches, sums_genes, sums_cells
     )
     n_lev = g_val.shape[0]
+    max_cells = 0
+    for b in range(n_batches):
+        max_cells = max(max_cells, c_start[b + 1] - c_start[b])
+    z = thread_scratch(max_cells, np.float64)
     table = np.empty((n_lev, 3))
     for u in numba.prange(n_lev):
         a, a2, d = _table(
-            u, n_b, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta
+            u,
+            n_b,
+            c_val,
+            c_cnt,
+            c_start,
+            g_val,
+            g_grp,
+            sum_total,
+            clip,
+            theta,
+            z[numba.get_thread_id()],
         )
         table[u, 0] = a  # race-free: level u is the prange index
         table[u, 1] = a2  # race-free: level u is the prange index

@@ -28,7 +28,15 @@ import numba
 import numpy as np
 
 from .._columns import balanced_column_blocks, row_span
-from ..toolkit import assume, helper, kernel, num_threads, thread_scratch, zeros2
+from ..toolkit import (
+    assume,
+    helper,
+    kernel,
+    num_threads,
+    thread_scratch,
+    zeros1,
+    zeros2,
+)
 from ._common import example_args, signatures, slot_of, slot_sizes
 
 __all__ = [
@@ -110,8 +118,11 @@ def group_sums_csr(data, indices, indptr, codes, n_groups, n_cols):
     column ranges (one per thread, ~equal nnz); every range sweeps the rows in
     ascending order, so each sum is added in scanpy's order at any thread count.
     """
-    sums = zeros2(n_groups + 1, n_cols, np.float64)
-    nnz = zeros2(n_groups + 1, n_cols, np.int64)
+    sums = np.empty((n_groups + 1, n_cols))
+    nnz = np.empty((n_groups + 1, n_cols), np.int64)
+    # per (slot, column) q: acc[2q] sum, acc[2q + 1] nonzeros (a float64 count, exact
+    # below 2**53): one cache line per update instead of two
+    acc = zeros1(2 * (n_groups + 1) * n_cols, np.float64)
     # one column range per thread: every task visits every row once (row visits,
     # not nonzeros, are what a CSR column sweep pays extra)
     n_tasks = max(1, min(n_cols, num_threads()))
@@ -120,15 +131,22 @@ def group_sums_csr(data, indices, indptr, codes, n_groups, n_cols):
         lo = bounds[t]
         hi = bounds[t + 1]
         for r in range(indptr.shape[0] - 1):
-            s = slot_of(codes[r], n_groups)
+            off = slot_of(codes[r], n_groups) * n_cols
             start, stop = row_span(indices, indptr, r, lo, hi, n_cols)
-            for p in range(start, stop):
-                v = np.float64(data[p])
-                j = np.intp(indices[p])
-                assume(j >= 0)
+            vals = data[start:stop]  # slices index from 0: no negative-index wraparound
+            cols = indices[start:stop]
+            for p in range(vals.shape[0]):
+                v = np.float64(vals[p])
+                q = 2 * (off + cols[p])
+                assume(q >= 0)
                 if v != 0.0:
-                    sums[s, j] += v  # race-free: j in [lo, hi), task t's own columns
-                    nnz[s, j] += 1  # race-free: j in [lo, hi), task t's own columns
+                    acc[q] += v  # race-free: column in [lo, hi), task t's own
+                    acc[q + 1] += 1.0  # race-free: column in [lo, hi), task t's own
+        for s in range(n_groups + 1):
+            for j in range(lo, hi):
+                q = 2 * (s * n_cols + j)
+                sums[s, j] = acc[q]  # race-free: j in [lo, hi), task t's own columns
+                nnz[s, j] = np.int64(acc[q + 1])  # race-free: task t's own columns
     return sums, nnz
 
 
@@ -189,35 +207,44 @@ def group_mean_var_csr(data, indices, indptr, codes, n_groups, n_cols):
     scanpy's ``aggregate(func=["mean", "var"], dof=1)``.
     """
     sizes = slot_sizes(codes, n_groups)
-    mean = zeros2(n_groups + 1, n_cols, np.float64)
-    var = zeros2(n_groups + 1, n_cols, np.float64)  # holds M2 until finished
-    nnz = zeros2(n_groups + 1, n_cols, np.int64)
+    mean = np.empty((n_groups + 1, n_cols))
+    var = np.empty((n_groups + 1, n_cols))
+    nnz = np.empty((n_groups + 1, n_cols), np.int64)
+    # per (slot, column) q: acc[4q] mean, acc[4q + 1] M2, acc[4q + 2] nonzeros seen (a
+    # float64 count: exact below 2**53, and `delta / n` converts it anyway): one cache
+    # line per update instead of three
+    acc = zeros1(4 * (n_groups + 1) * n_cols, np.float64)
     n_tasks = max(1, min(n_cols, num_threads()))  # one column range per thread
     bounds = balanced_column_blocks(indices, indptr, n_cols, n_tasks)
     for t in numba.prange(n_tasks):
         lo = bounds[t]
         hi = bounds[t + 1]
         for r in range(indptr.shape[0] - 1):
-            s = slot_of(codes[r], n_groups)
+            off = slot_of(codes[r], n_groups) * n_cols
             start, stop = row_span(indices, indptr, r, lo, hi, n_cols)
-            for p in range(start, stop):
-                v = np.float64(data[p])
-                j = np.intp(indices[p])
-                assume(j >= 0)
+            vals = data[start:stop]  # slices index from 0: no negative-index wraparound
+            cols = indices[start:stop]
+            for p in range(vals.shape[0]):
+                v = np.float64(vals[p])
+                q = 4 * (off + cols[p])
+                assume(q >= 0)
                 if v != 0.0:
                     # Welford: m += (x - m) / n;  M2 += (x - m_old)(x - m_new)
-                    n = nnz[s, j] + 1
-                    nnz[s, j] = n  # race-free: j in [lo, hi), task t's own columns
-                    m = mean[s, j]
+                    n = acc[q + 2] + 1.0
+                    acc[q + 2] = n  # race-free: column in [lo, hi), task t's own
+                    m = acc[q]
                     delta = v - m
                     m += delta / n
-                    mean[s, j] = m  # race-free: j in [lo, hi), task t's own columns
-                    var[s, j] += delta * (v - m)  # race-free: task t's own columns
+                    acc[q] = m  # race-free: column in [lo, hi), task t's own
+                    acc[q + 1] += delta * (v - m)  # race-free: task t's own columns
         for j in range(lo, hi):
             for s in range(n_groups + 1):
-                mu, sd2 = _finish_sparse(mean[s, j], var[s, j], nnz[s, j], sizes[s])
+                q = 4 * (s * n_cols + j)
+                n_nz = np.int64(acc[q + 2])
+                mu, sd2 = _finish_sparse(acc[q], acc[q + 1], n_nz, sizes[s])
                 mean[s, j] = mu  # race-free: j in [lo, hi), task t's own columns
                 var[s, j] = sd2  # race-free: j in [lo, hi), task t's own columns
+                nnz[s, j] = n_nz  # race-free: j in [lo, hi), task t's own columns
     return mean, var, nnz
 
 

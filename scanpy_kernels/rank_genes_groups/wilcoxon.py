@@ -50,7 +50,7 @@ from ..toolkit import (
     zeros2,
 )
 from ._common import EXAMPLE_GROUPS, example_args, signatures, slot_of, slot_sizes
-from ._sort import HIST_SIZE, key_params, order_key, radix_sort
+from ._sort import HIST_SIZE, key_dtype, key_params, order_key, radix_sort
 
 __all__ = ["ranksum_zscores", "ranksums_csc", "ranksums_csr", "ranksums_dense"]
 
@@ -244,9 +244,9 @@ def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
     max_nnz = 0
     for j in range(n_cols):
         max_nnz = max(max_nnz, np.intp(indptr[j + 1] - indptr[j]))
-    keys = thread_scratch(max_nnz, np.uint64)
+    keys = thread_scratch(max_nnz, key_dtype(data))
     pay = thread_scratch(max_nnz, np.int32)
-    alt_keys = thread_scratch(max_nnz, np.uint64)
+    alt_keys = thread_scratch(max_nnz, key_dtype(data))
     alt_pay = thread_scratch(max_nnz, np.int32)
     hist = thread_scratch(HIST_SIZE, np.int64)
     ints = thread_scratch(2 * n_slots, np.int64)
@@ -370,9 +370,9 @@ def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):  # noqa: 
     block_bounds, task_first = _plan_csr(col_nnz, n_tasks, budget)
     cursors = thread_scratch(n_rows, np.int64)
     fills = thread_scratch(n_cols + 1, np.int64)
-    keys = thread_scratch(budget, np.uint64)
+    keys = thread_scratch(budget, key_dtype(data))
     pay = thread_scratch(budget, np.int32)
-    alt_keys = thread_scratch(max_col, np.uint64)
+    alt_keys = thread_scratch(max_col, key_dtype(data))
     alt_pay = thread_scratch(max_col, np.int32)
     hist = thread_scratch(HIST_SIZE, np.int64)
     ints = thread_scratch(2 * n_slots, np.int64)
@@ -453,9 +453,9 @@ def ranksums_dense(x, codes, n_groups, ref):
     zero_key, nan_key, nbytes = key_params(x)
     width = max(1, min(_DENSE_MAX_COLS, _DENSE_GATHER // max(1, n_rows)))
     n_blocks = (n_cols + width - 1) // width
-    keys = thread_scratch(width * n_rows, np.uint64)
+    keys = thread_scratch(width * n_rows, key_dtype(x))
     pay = thread_scratch(width * n_rows, np.int32)
-    alt_keys = thread_scratch(n_rows, np.uint64)
+    alt_keys = thread_scratch(n_rows, key_dtype(x))
     alt_pay = thread_scratch(n_rows, np.int32)
     fills = thread_scratch(width, np.int64)
     hist = thread_scratch(HIST_SIZE, np.int64)
