@@ -219,6 +219,9 @@ def hvg_seurat_v3_cases() -> Iterator[Case]:
             (layered, {"n_top_genes": 30, "layer": "counts"}),
             (layered, {"n_top_genes": 30, "layer": "counts", "batch_key": "batch"}),
             (lognorm, {"n_top_genes": 30}),  # non-integer data: warning
+            # a batch of one cell: `aggregate` warns about its NaN variances (its path is kept)
+            (base, {"n_top_genes": 30, "batch_key": "group_small"}),
+            (gen(SPARSE, CSC32), {"n_top_genes": 30, "batch_key": "group_small"}),
             (lognorm, {"n_top_genes": 30, "check_values": False}),
             (base, {"n_top_genes": 30, "batch_key": "no_such_column"}),
         ]

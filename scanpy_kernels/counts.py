@@ -41,7 +41,7 @@ _SIGS = [
 
 
 def _examples(rng):
-    """Counts (True), and counts spoiled by one value each way pristine says False."""
+    """Make counts (True) and counts spoiled by each value pristine calls non-count."""
     counts = rng.negative_binomial(2, 0.3, 5 * CHUNK + 123).astype(np.float64)
     cases = [counts]
     for bad in (-1.0, -0.0, 0.5, np.nan, np.inf, -np.nan):

@@ -76,8 +76,10 @@ def mean_var_examples(fmt):
         for x, arrays, codes, nb in _cases(rng, fmt):
             n_cols = () if fmt == "dense" else (x.shape[1],)
             slots = (2,) if fmt == "csr" else ()
-            for count_positive in (False, True):
-                out.append((*arrays, *n_cols, codes, nb, *slots, 1, count_positive))
+            out.extend(
+                (*arrays, *n_cols, codes, nb, *slots, 1, count_positive)
+                for count_positive in (False, True)
+            )
         return out
 
     return example

@@ -48,8 +48,7 @@ _CSR = signatures(
 )
 #: data, indices, indptr, n_cols, codes, n_batches, correction, count_positive
 _CSC = signatures(
-    _OUT
-    + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, boolean)"
+    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, boolean)"
 )
 #: x, codes, n_batches, correction, count_positive
 _DENSE = signatures(

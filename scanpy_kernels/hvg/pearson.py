@@ -278,7 +278,9 @@ def _prepare(codes, n_batches, sums_genes, sums_cells):
 
 
 @helper
-def _table(u, n_per_batch, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta, z):
+def _table(
+    u, n_per_batch, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta, z
+):
     """Tabulate ``(a, A2, D)`` for gene level ``u``: zero residuals over its batch's cells.
 
     ``z``: scratch for the batch's cell levels (each zero residual is computed once).

@@ -59,7 +59,7 @@ def order_key(v):
 
 
 def key_dtype(arr):
-    """The key dtype for the float dtype of ``arr``: uint32 or uint64 (jitted only)."""
+    """Return the key dtype for the float dtype of ``arr``: uint32 or uint64 (jitted only)."""
     raise NotImplementedError
 
 
