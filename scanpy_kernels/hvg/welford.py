@@ -70,9 +70,7 @@ def welford_mean_var_csr(data, indices, indptr, n_cols, codes, n_batches):
                     delta = value - m
                     m += delta / n
                     acc[q] = m  # race-free: column in [lo, hi), block k's own
-                    acc[q + 1] += delta * (
-                        value - m
-                    )  # race-free: block k's own columns
+                    acc[q + 1] += delta * (value - m)  # race-free: block k's own
         for b in range(n_batches):
             for j in range(lo, hi):
                 q = 4 * (b * n_cols + j)
