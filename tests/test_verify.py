@@ -67,6 +67,22 @@ def test_race_marker_needs_a_reason(tmp_path):
     assert {f.check for f in findings} == {"race"}
 
 
+def test_race_marker_on_a_continuation_line(tmp_path):
+    """A formatter may move the marker to the statement's last line: still found."""
+    src = (HERE / "kernels" / "good_kernels.py").read_text()
+    line = "out[k] = data[k] * scale[r]  # race-free: row r owns data[indptr[r]:indptr[r+1]]"
+    assert line in src
+    split = "out[k] = data[k] * (\n                scale[r]\n            )  # race-free: row r"
+    for marked, expected in ((split, set()), (split.replace("# race-free: row r", ""), {"race"})):
+        path = tmp_path / f"split_{bool(expected)}_kernels.py"
+        path.write_text(src.replace(line, marked))
+        from .conftest import load_path
+
+        mod = load_path(path)
+        _, findings = verify_kernel(mod.csr_scale_rows, "csr_scale_rows")
+        assert {f.check for f in findings} == expected
+
+
 def _cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "scanpy_kernels.verify", *args],

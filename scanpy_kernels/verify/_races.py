@@ -10,13 +10,15 @@ target array is not private to the iteration and whose index is not
 
 Arrays allocated inside the body are private.  A write that is provably disjoint by
 other means (a CSR row's own ``indptr`` range, a column block) is accepted only with
-an explicit marker on its line: ``# race-free: <reason>``.
+an explicit marker on its line: ``# race-free: <reason>`` (on any physical line of the
+statement: a formatter may move the comment to a continuation line).
 """
 
 from __future__ import annotations
 
 import linecache
 import re
+import tokenize
 
 import numba
 from numba.core import ir
@@ -110,8 +112,23 @@ class _Body:
         return False
 
 
+def _statement_comments(filename: str, line: int) -> list[str]:
+    """Comments of the logical line (statement) that starts at ``line``."""
+    lines = iter(linecache.getlines(filename)[line - 1 :])
+    comments = []
+    try:
+        for tok in tokenize.generate_tokens(lambda: next(lines, "")):
+            if tok.type == tokenize.COMMENT:
+                comments.append(tok.string)
+            elif tok.type in {tokenize.NEWLINE, tokenize.ENDMARKER}:
+                break
+    except (tokenize.TokenError, SyntaxError):
+        pass  # a truncated statement: the comments found so far
+    return comments
+
+
 def _marked(loc: ir.Loc) -> bool:
-    return bool(_MARKER_RE.search(linecache.getline(loc.filename, loc.line)))
+    return any(_MARKER_RE.search(c) for c in _statement_comments(loc.filename, loc.line))
 
 
 def find_races(func_ir: ir.FunctionIR) -> list[dict]:
