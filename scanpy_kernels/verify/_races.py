@@ -128,7 +128,9 @@ def _statement_comments(filename: str, line: int) -> list[str]:
 
 
 def _marked(loc: ir.Loc) -> bool:
-    return any(_MARKER_RE.search(c) for c in _statement_comments(loc.filename, loc.line))
+    return any(
+        _MARKER_RE.search(c) for c in _statement_comments(loc.filename, loc.line)
+    )
 
 
 def find_races(func_ir: ir.FunctionIR) -> list[dict]:
