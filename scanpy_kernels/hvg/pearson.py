@@ -109,8 +109,9 @@ def pearson_sums_csr(data, indices, indptr, n_cols, codes, n_batches):
     cells = zeros1(n_rows, data.dtype)
     for i in numba.prange(n_rows):
         acc = data.dtype.type(0.0)
-        for p in range(indptr[i], indptr[i + 1]):
-            acc += data[p]
+        row = data[indptr[i] : indptr[i + 1]]  # slices index from 0: no wraparound test
+        for p in range(row.shape[0]):
+            acc += row[p]
         cells[i] = acc
     bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 0))
     for k in numba.prange(bounds.shape[0] - 1):
@@ -120,8 +121,11 @@ def pearson_sums_csr(data, indices, indptr, n_cols, codes, n_batches):
             b = codes[i]
             if b >= 0:
                 p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
-                for p in range(p0, p1):
-                    genes[b, indices[p]] += data[p]  # race-free: block k's own columns
+                vals = data[p0:p1]
+                cols = indices[p0:p1]
+                out = genes[b]
+                for p in range(vals.shape[0]):
+                    out[cols[p]] += vals[p]  # race-free: block k's own columns
     return genes, cells
 
 
