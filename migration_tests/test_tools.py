@@ -560,7 +560,7 @@ def test_compare_accepts_only_avoided_storage_mutations():
 
 
 def test_compare_accepts_only_avoided_view_warnings():
-    """pristine raised anndata's view warning (it subset the data), patched did not."""
+    """pristine raised anndata-internal warnings (it built views/AnnData), patched did not."""
     import compare
 
     view = compare.ANNDATA_VIEW_WARNINGS[0] + " It has had no effect since pandas 3.0."
@@ -580,6 +580,12 @@ def test_compare_accepts_only_avoided_view_warnings():
     assert verdict((other,), ()) == compare.MISMATCH
     assert verdict((), (view,)) == compare.MISMATCH
     assert verdict((view,), (other,)) == compare.MISMATCH
+    # anndata reading pandas' deprecated future.infer_string while pristine built an
+    # AnnData of intermediate results (seurat_v3's aggregate)
+    infer = compare.ANNDATA_VIEW_WARNINGS[1] + " and will be removed in pandas 4.0."
+    assert verdict((infer, other, view), (other, view)) == compare.IMPROVED
+    assert verdict((infer, view), ()) == compare.IMPROVED
+    assert verdict((infer,), (view,)) == compare.MISMATCH
 
 
 def test_record_tells_storage_from_value_mutations():
