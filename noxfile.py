@@ -54,10 +54,14 @@ def _install_project(session: nox.Session, extras: str = "") -> None:
         session.install("--no-deps", "--force-reinstall", ".")
 
 
-def _pipeline(session: nox.Session, *args: str) -> None:
-    """Run tools/pipeline.py (stdlib-only) in a small reused venv that holds uv."""
+def _pipeline(session: nox.Session, *args: str, posargs: bool = True) -> None:
+    """Run tools/pipeline.py (stdlib-only) in a small reused venv that holds uv.
+
+    The session's arguments go to the pipeline unless ``posargs=False`` (sessions
+    whose arguments are for another tool: speed, asv).
+    """
     session.install("uv")  # a no-op when the reused venv already has it
-    session.run("python", PIPELINE, *args, *session.posargs)
+    session.run("python", PIPELINE, *args, *(session.posargs if posargs else ()))
 
 
 def _pristine_scanpy(session: nox.Session) -> str:
@@ -140,7 +144,7 @@ def speed(session: nox.Session) -> None:
     a few minutes (report under build/bench-results/quick/). Other arguments go to
     speed.py (``--sizes S kang8684``, ``--sections pairs,probe``, ...).
     """
-    _pipeline(session, "fork")
+    _pipeline(session, "fork", posargs=False)
     patched = ROOT / "build" / "envs" / "patched" / "bin" / "python"
     pristine = ROOT / "build" / "envs" / "pristine" / "bin" / "python"
     # speed.py needs numpy, scipy, matplotlib and tqdm: scanpy's env has them all
@@ -160,7 +164,7 @@ def asv_session(session: nox.Session) -> None:
     ``nox -s asv -- compare scanpy-1.12.4-sdist main``. SCANPY_BENCH_DATASETS
     (default S) picks the datasets: S, M, kang8684, kang1556, harmony2000, 10x10k.
     """
-    _pipeline(session, "fork")
+    _pipeline(session, "fork", posargs=False)
     session.install("asv==0.6.6", "virtualenv", "pip", "numpy", "scipy")
     wheels = ROOT / "build" / "bench-wheels"
     stamp = wheels / ".complete"
