@@ -13,7 +13,13 @@ import numpy as np
 
 from .toolkit import helper, routine
 
-__all__ = ["balanced_column_blocks", "even_column_blocks", "lower_bound", "row_span"]
+__all__ = [
+    "balanced_column_blocks",
+    "even_column_blocks",
+    "lower_bound",
+    "row_entries",
+    "row_span",
+]
 
 #: rows sampled to estimate the nnz of each column
 SAMPLE_ROWS = 1024
@@ -44,6 +50,17 @@ def row_span(indices, indptr, i, lo, hi, n_cols):
     p0 = lower_bound(indices, start, stop, lo) if lo > 0 else start
     p1 = lower_bound(indices, p0, stop, hi) if hi < n_cols else stop
     return np.intp(p0), np.intp(p1)
+
+
+@helper
+def row_entries(data, indices, indptr, i, lo, hi, n_cols):
+    """Return ``(values, columns)`` of row ``i`` with ``lo <= column < hi``, as slices.
+
+    Loops over the slices index from 0, so numba emits no negative-index wraparound
+    test (which makes LLVM turn vectorized loads into gathers; docs/kernel-guide.md).
+    """
+    p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
+    return data[p0:p1], indices[p0:p1]
 
 
 @routine

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._columns import balanced_column_blocks, even_column_blocks, row_span
+from .._columns import balanced_column_blocks, even_column_blocks, row_entries
 from ..toolkit import assume, kernel, zeros1, zeros2
 from ._common import n_blocks_for, signatures
 from ._examples import clipped_sums_examples
@@ -60,9 +60,7 @@ def clipped_sums_csr(data, indices, indptr, n_cols, codes, clip):
             b = codes[i]
             if b >= 0:
                 off = b * n_cols
-                p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
-                vals = data[p0:p1]  # slices index from 0: no negative-index wraparound
-                cols = indices[p0:p1]
+                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
                 for p in range(vals.shape[0]):
                     q = off + cols[p]
                     assume(q >= 0)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._columns import balanced_column_blocks, even_column_blocks, row_span
+from .._columns import balanced_column_blocks, even_column_blocks, row_entries
 from ..toolkit import assume, helper, kernel, zeros1, zeros2
 from ._common import batch_positions, n_blocks_for, signatures
 from ._examples import mean_var_examples
@@ -105,9 +105,7 @@ def mean_var_csr(
             if b >= 0:
                 # fast_array_utils: thread t sums rows t, t + n_threads, ... into sums[t]
                 slot = (b * n_slots + pos[i] % n_slots) * w - lo
-                p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
-                vals = data[p0:p1]  # slices index from 0: no negative-index wraparound
-                cols = indices[p0:p1]
+                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
                 for p in range(vals.shape[0]):
                     q = rec * (slot + cols[p])
                     assume(q >= 0)

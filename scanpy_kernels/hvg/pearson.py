@@ -55,7 +55,12 @@ import math
 import numba
 import numpy as np
 
-from .._columns import balanced_column_blocks, even_column_blocks, row_span
+from .._columns import (
+    balanced_column_blocks,
+    even_column_blocks,
+    row_entries,
+    row_span,
+)
 from ..toolkit import (
     helper,
     kernel,
@@ -120,9 +125,7 @@ def pearson_sums_csr(data, indices, indptr, n_cols, codes, n_batches):
         for i in range(n_rows if lo < hi else 0):
             b = codes[i]
             if b >= 0:
-                p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
-                vals = data[p0:p1]
-                cols = indices[p0:p1]
+                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
                 out = genes[b]
                 for p in range(vals.shape[0]):
                     out[cols[p]] += vals[p]  # race-free: block k's own columns

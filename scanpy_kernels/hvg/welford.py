@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._columns import balanced_column_blocks, even_column_blocks, row_span
+from .._columns import balanced_column_blocks, even_column_blocks, row_entries
 from ..toolkit import assume, helper, kernel, zeros1, zeros2
 from ._common import batch_positions, n_blocks_for, signatures
 from ._examples import welford_examples
@@ -56,9 +56,7 @@ def welford_mean_var_csr(data, indices, indptr, n_cols, codes, n_batches):
         for i in range(n_rows if lo < hi else 0):
             b = codes[i]
             if b >= 0:
-                p0, p1 = row_span(indices, indptr, i, lo, hi, n_cols)
-                vals = data[p0:p1]  # slices index from 0: no negative-index wraparound
-                cols = indices[p0:p1]
+                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
                 off = b * n_cols
                 for p in range(vals.shape[0]):
                     q = 4 * (off + cols[p])

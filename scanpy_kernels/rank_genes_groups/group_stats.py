@@ -27,7 +27,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._columns import balanced_column_blocks, row_span
+from .._columns import balanced_column_blocks, row_entries
 from ..toolkit import (
     assume,
     helper,
@@ -132,9 +132,7 @@ def group_sums_csr(data, indices, indptr, codes, n_groups, n_cols):
         hi = bounds[t + 1]
         for r in range(indptr.shape[0] - 1):
             off = slot_of(codes[r], n_groups) * n_cols
-            start, stop = row_span(indices, indptr, r, lo, hi, n_cols)
-            vals = data[start:stop]  # slices index from 0: no negative-index wraparound
-            cols = indices[start:stop]
+            vals, cols = row_entries(data, indices, indptr, r, lo, hi, n_cols)
             for p in range(vals.shape[0]):
                 v = np.float64(vals[p])
                 q = 2 * (off + cols[p])
@@ -221,9 +219,7 @@ def group_mean_var_csr(data, indices, indptr, codes, n_groups, n_cols):
         hi = bounds[t + 1]
         for r in range(indptr.shape[0] - 1):
             off = slot_of(codes[r], n_groups) * n_cols
-            start, stop = row_span(indices, indptr, r, lo, hi, n_cols)
-            vals = data[start:stop]  # slices index from 0: no negative-index wraparound
-            cols = indices[start:stop]
+            vals, cols = row_entries(data, indices, indptr, r, lo, hi, n_cols)
             for p in range(vals.shape[0]):
                 v = np.float64(vals[p])
                 q = 4 * (off + cols[p])
