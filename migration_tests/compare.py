@@ -40,8 +40,8 @@ STORAGE_RULE = "pristine-storage-mutation"
 STORAGE_NOTE = (
     "pristine rewrote this input's storage in place (values unchanged); patched leaves it untouched"
 )
-VIEW_WARNING_RULE = "pristine-anndata-internal-warning"
-VIEW_WARNING_NOTE = (
+ANNDATA_WARNING_RULE = "pristine-anndata-internal-warning"
+ANNDATA_WARNING_NOTE = (
     "only pristine built AnnData objects/views internally (anndata touches deprecated "
     "pandas options there)"
 )
@@ -51,7 +51,7 @@ VIEW_WARNING_NOTE = (
 #: ``future.infer_string`` (read by ``anndata.compat.pandas_as_str`` when an obs/var
 #: index is not of string dtype).  They tell that pristine built such objects, nothing
 #: about the results
-ANNDATA_VIEW_WARNINGS = (
+ANNDATA_INTERNAL_WARNINGS = (
     "pandas.errors.Pandas4Warning: The 'mode.chained_assignment' option is deprecated.",
     "pandas.errors.Pandas4Warning: The 'future.infer_string' option is deprecated",
 )
@@ -188,13 +188,13 @@ def storage_mutations_avoided(fa: dict[str, Any], fb: dict[str, Any]) -> set[str
     return keys
 
 
-def view_warnings_avoided(fa: dict[str, Any], fb: dict[str, Any]) -> bool:
+def anndata_warnings_avoided(fa: dict[str, Any], fb: dict[str, Any]) -> bool:
     """Whether patched's warnings are pristine's minus anndata-internal warnings only."""
     wa, wb = fa.get("warnings"), fb.get("warnings")
     if not isinstance(wa, tuple) or not isinstance(wb, tuple) or wa == wb:
         return False
     gone = set(wa) - set(wb)
-    return set(wb) <= set(wa) and all(w.startswith(ANNDATA_VIEW_WARNINGS) for w in gone)
+    return set(wb) <= set(wa) and all(w.startswith(ANNDATA_INTERNAL_WARNINGS) for w in gone)
 
 
 def _storage_rule_fields(keys: set[str], fa: dict[str, Any], fb: dict[str, Any]) -> set[str]:
@@ -223,14 +223,14 @@ def compare_case(cid: str, ra: dict[str, Any], rb: dict[str, Any]) -> list[Row]:
         return [Row(cid, fam, "status", math.nan, math.nan, MISMATCH, "exact", note)]
     fa, fb = ra["fields"], rb["fields"]
     accepted = _storage_rule_fields(storage_mutations_avoided(fa, fb), fa, fb)
-    view_warnings = view_warnings_avoided(fa, fb)
+    anndata_warnings = anndata_warnings_avoided(fa, fb)
     rows = []
     for field in sorted(set(fa) | set(fb)):
         if field in accepted:
             rows.append(Row(cid, fam, field, 0.0, 0.0, IMPROVED, STORAGE_RULE, STORAGE_NOTE))
-        elif field == "warnings" and view_warnings:
+        elif field == "warnings" and anndata_warnings:
             rows.append(
-                Row(cid, fam, field, 0.0, 0.0, IMPROVED, VIEW_WARNING_RULE, VIEW_WARNING_NOTE)
+                Row(cid, fam, field, 0.0, 0.0, IMPROVED, ANNDATA_WARNING_RULE, ANNDATA_WARNING_NOTE)
             )
         elif field not in fb:
             rows.append(
@@ -399,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
             "pristine rewrote an input matrix in place (values unchanged), "
             "patched leaves it untouched",
         ),
-        (VIEW_WARNING_RULE, "pristine raised anndata-internal warnings, patched built no AnnData"),
+        (
+            ANNDATA_WARNING_RULE,
+            "pristine raised anndata-internal warnings, patched built no AnnData",
+        ),
     ):
         improved = sorted({r.case for r in rows if r.verdict == IMPROVED and r.rule == rule})
         if improved:

@@ -559,11 +559,11 @@ def test_compare_accepts_only_avoided_storage_mutations():
     assert set(verdicts(same, dict(same)).values()) == {compare.IDENTICAL}
 
 
-def test_compare_accepts_only_avoided_view_warnings():
+def test_compare_accepts_only_avoided_anndata_warnings():
     """pristine raised anndata-internal warnings (it built views/AnnData), patched did not."""
     import compare
 
-    view = compare.ANNDATA_VIEW_WARNINGS[0] + " It has had no effect since pandas 3.0."
+    view = compare.ANNDATA_INTERNAL_WARNINGS[0] + " It has had no effect since pandas 3.0."
     other = "builtins.UserWarning: `flavor='pearson_residuals'` expects raw count data"
 
     def verdict(wa: tuple[str, ...], wb: tuple[str, ...]) -> str:
@@ -582,7 +582,7 @@ def test_compare_accepts_only_avoided_view_warnings():
     assert verdict((view,), (other,)) == compare.MISMATCH
     # anndata reading pandas' deprecated future.infer_string while pristine built an
     # AnnData of intermediate results (seurat_v3's aggregate)
-    infer = compare.ANNDATA_VIEW_WARNINGS[1] + " and will be removed in pandas 4.0."
+    infer = compare.ANNDATA_INTERNAL_WARNINGS[1] + " and will be removed in pandas 4.0."
     assert verdict((infer, other, view), (other, view)) == compare.IMPROVED
     assert verdict((infer, view), ()) == compare.IMPROVED
     assert verdict((infer,), (view,)) == compare.MISMATCH
