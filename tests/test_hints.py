@@ -21,6 +21,7 @@ from scanpy_kernels.toolkit import (
     kernel,
     lanes,
     likely,
+    prefetch,
     unlikely,
     unroll,
     vectorize,
@@ -303,12 +304,39 @@ def test_misplaced_hint_is_a_compile_error_naming_the_line(fn, message):
         k(np.ones(4))
 
 
-@pytest.mark.parametrize("bad", ["vectorize(0)", "unroll(n)", "assume(1)"])
+def csr_row_sums_prefetched(data, indptr, ahead):
+    n = indptr.shape[0] - 1
+    out = np.empty(n)
+    for r in range(n):
+        prefetch(data, indptr[min(r + ahead, n)])  # may point one past the end
+        s = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            s += data[k]
+        out[r] = s
+    return out
+
+
+def test_prefetch_becomes_a_prefetch_instruction():
+    sig = "float64[::1](float32[::1], int64[::1], int64)"
+    assert "call void @llvm.prefetch" in kernel_ir(csr_row_sums_prefetched, sig)
+    d = kernel(parallel=False, cache=False)(csr_row_sums_prefetched).dispatcher(
+        parallel=False
+    )
+    d.compile(sig)
+    assert re.search(r"\bprefetcht0\b", d.inspect_asm(d.signatures[0]))
+    # a hint only: same result as without it, also where it points past the end
+    data = np.arange(10, dtype=np.float32)
+    indptr = np.array([0, 3, 3, 10], np.int64)
+    for ahead in (1, 4):
+        np.testing.assert_array_equal(d(data, indptr, ahead), [3.0, 0.0, 42.0])
+
+
+@pytest.mark.parametrize("bad", ["vectorize(0)", "unroll(n)", "assume(1)", "prefetch(x, 0.5)", "prefetch(n, 0)"])
 def test_bad_hint_arguments_are_typing_errors(bad):
     ns = {}
     exec(
         f"def f(x, n):\n    {bad}\n    s = 0.0\n    for i in range(n):\n        s += x[i]\n    return s",
-        {"vectorize": vectorize, "unroll": unroll, "assume": assume},
+        {"vectorize": vectorize, "unroll": unroll, "assume": assume, "prefetch": prefetch},
         ns,
     )
     with pytest.raises(errors.TypingError):

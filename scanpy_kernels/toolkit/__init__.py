@@ -6,7 +6,8 @@ Public names (stable; contributors write kernels with them):
   salted cache, thread limits, serial fallback off the main thread).
 - :func:`helper`: a function kernels call, inlined so its hints work too;
   :func:`routine`: one compiled once on its own (set-up code, searches).
-- :func:`assume`, :func:`likely`, :func:`unlikely`: ``llvm.assume`` / ``llvm.expect``.
+- :func:`assume`, :func:`likely`, :func:`unlikely`: ``llvm.assume`` / ``llvm.expect``;
+  :func:`prefetch`: ``llvm.prefetch`` of an array element.
 - :func:`vectorize`, :func:`unroll`, :func:`interleave`: loop metadata on the next
   sequential loop (inside prange bodies too); :func:`lanes`: vector lanes of an array's
   dtype on the target CPU, a compile-time constant.
@@ -20,7 +21,16 @@ from __future__ import annotations
 
 from ._cache import toolkit_fingerprint
 from ._decorator import Kernel, helper, kernel, routine
-from ._hints import assume, interleave, lanes, likely, unlikely, unroll, vectorize
+from ._hints import (
+    assume,
+    interleave,
+    lanes,
+    likely,
+    prefetch,
+    unlikely,
+    unroll,
+    vectorize,
+)
 from ._scratch import (
     combine_partials,
     num_threads,
@@ -43,6 +53,7 @@ __all__ = [
     "likely",
     "num_threads",
     "plan_threads",
+    "prefetch",
     "routine",
     "set_thread_limit_provider",
     "thread_limit",

@@ -1,6 +1,7 @@
-"""Compiler hints as Numba intrinsics: ``assume``, ``likely``/``unlikely``, loop hints.
+"""Compiler hints as Numba intrinsics: assume, likely/unlikely, prefetch, loop hints.
 
-``assume``/``likely``/``unlikely`` lower directly to ``llvm.assume`` / ``llvm.expect.i1``.
+``assume``/``likely``/``unlikely``/``prefetch`` lower directly to ``llvm.assume`` /
+``llvm.expect.i1`` / ``llvm.prefetch``.
 
 Loop hints (``vectorize``, ``unroll``, ``interleave``) lower to a *marker*: a call to
 ``llvm.donothing`` carrying ``!scanpy_kernels.hint`` metadata.  In a kernel built by
@@ -25,6 +26,7 @@ __all__ = [
     "interleave",
     "lanes",
     "likely",
+    "prefetch",
     "unlikely",
     "unroll",
     "vectorize",
@@ -161,3 +163,39 @@ likely = _expect("likely", 1)
 likely.__doc__ = "``cond``, telling LLVM it is usually true (``llvm.expect``)."
 unlikely = _expect("unlikely", 0)
 unlikely.__doc__ = "``cond``, telling LLVM it is usually false (``llvm.expect``)."
+
+
+@intrinsic
+def prefetch(typingctx, arr, i):
+    """Ask the CPU to start loading ``arr[i]`` into cache (``llvm.prefetch``, read, L1).
+
+    For loads whose address the hardware prefetcher cannot guess (e.g. the next row
+    of a CSR matrix, jumped to from a cursor): issue it a few iterations ahead.  A
+    hint only: no bounds check and no fault, ``i`` may lie past the end.
+    """
+    if not (isinstance(arr, types.Array) and arr.ndim == 1):
+        msg = "prefetch() takes a 1-D array and an index"
+        raise errors.TypingError(msg)
+    if not isinstance(i, types.Integer):
+        msg = f"prefetch() takes an integer index, got {i}"
+        raise errors.TypingError(msg)
+
+    def codegen(context, builder, sig, args):
+        aty, ity = sig.args
+        ary = context.make_array(aty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], ity, types.intp)
+        ptr = cgutils.get_item_pointer(
+            context, builder, aty, ary, [idx], wraparound=False, boundscheck=False
+        )
+        i8p = lir.IntType(8).as_pointer()
+        fn = cgutils.get_or_insert_function(
+            builder.module,
+            lir.FunctionType(lir.VoidType(), [i8p, _I32, _I32, _I32]),
+            "llvm.prefetch.p0i8",
+        )
+        # rw = 0 (read), locality = 3 (keep in all levels), cache type = 1 (data)
+        flags = [lir.Constant(_I32, v) for v in (0, 3, 1)]
+        builder.call(fn, [builder.bitcast(ptr, i8p), *flags])
+        return context.get_dummy_value()
+
+    return types.none(arr, i), codegen
