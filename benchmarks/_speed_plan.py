@@ -54,7 +54,8 @@ class Options:
     scaling: list[str]
     public: list[str]  # public implementations available
     probe_data: str
-    cases: list[str] | None = None  # restrict (for debugging)
+    cases: list[str] | None = None  # restrict (also overrides LIGHT where named)
+    m_pairs: int = 1  # pairs on M
     light: bool = False  # LIGHT cases everywhere (--quick)
 
 
@@ -67,9 +68,14 @@ def _job(cases: list[str], data: str, fmt: str, threads: int, opts: Options, *,
 
 
 def _cases_for(data: str, fmt: str, opts: Options) -> list[str]:
-    """All cases on the first format of S-like sizes; LIGHT on M, other formats, --quick."""
+    """All cases on the first format of S-like sizes; LIGHT on M, other formats, --quick.
+
+    Cases named with ``--cases`` run wherever their size and format do.
+    """
+    if opts.cases is not None:
+        return [c for c in CASES if c in opts.cases]
     light = opts.light or data == "M" or fmt != opts.formats[0]
-    return [c for c in (LIGHT if light else CASES) if opts.cases is None or c in opts.cases]
+    return list(LIGHT if light else CASES)
 
 
 def _paired(section: str, cases: list[str], data: str, fmt: str, *, pairs: int,
@@ -91,7 +97,7 @@ def build(opts: Options) -> list[Task]:
             if big and fmt != opts.formats[0]:
                 continue  # M: one format (a pristine CSC pass alone takes ~10 min here)
             cases = _cases_for(data, fmt, opts)
-            pairs = opts.pairs if fmt == opts.formats[0] and not big else 1
+            pairs = opts.m_pairs if big else opts.pairs if fmt == opts.formats[0] else 1
             reps = 1 if big else None
             block = _paired("pairs", cases, data, fmt, pairs=pairs, opts=opts, repeats=reps)
             if "public" in opts.sections and fmt == "csr":

@@ -93,8 +93,8 @@ def _method(res: dict[str, Any]) -> list[str]:
     return [
         "## How it was measured", "",
         f"- Every measurement is a fresh process. Pristine (A) and patched (B) processes "
-        f"alternate A B A B ({o['pairs']} pairs on the first format of each size, 1 pair on "
-        "other formats and on M), each with 2 threads (`sc.settings.n_jobs = 2`, "
+        f"alternate A B A B ({o['pairs']} pairs on the first format of each size, "
+        f"{o.get('m_pairs', 1)} on M, 1 on other formats), each with 2 threads (`sc.settings.n_jobs = 2`, "
         "`NUMBA_NUM_THREADS=2`, BLAS/OpenMP threads 2) on the same cached data.",
         "- Each process loads the data, warms every case up once on a ~2,000-cell slice of the "
         "same matrix (same dtype and format, so numba compiles the same signatures; compile "

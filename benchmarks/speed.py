@@ -137,7 +137,7 @@ def options(args: argparse.Namespace, public: list[str]) -> Options:
     probe = args.probe_data or ("M" if "M" in sizes else sizes[0])
     return Options(
         sizes=sizes, formats=args.formats or (["csr"] if quick else ["csr", "csc"]),
-        pairs=args.pairs or 2, repeats=args.repeats or (1 if quick else 3),
+        pairs=args.pairs or 2, m_pairs=args.m_pairs, repeats=args.repeats or (1 if quick else 3),
         min_time=0.0 if quick else 1.5, sections=sections, scaling=scaling,
         public=public, probe_data=probe, cases=args.cases.split(",") if args.cases else None,
         light=quick,
@@ -154,13 +154,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--sizes", nargs="+", help=f"datasets: {sorted(SIZES)}, NxG, or real names")
     ap.add_argument("--formats", nargs="+", choices=["csr", "csc"])
     ap.add_argument("--pairs", type=int, help="A/B process pairs on the main format (default 2)")
+    ap.add_argument("--m-pairs", type=int, default=1,
+                    help="A/B pairs on M (default 1: a pristine wilcoxon there takes ~30 s)")
     ap.add_argument("--public", help="comma list of public anchors (default biosparse,illico; "
                     "--quick: illico, as biosparse recompiles for ~1.5 min in every process)")
     ap.add_argument("--repeats", type=int, help="max timed calls per case and process")
     ap.add_argument("--sections", help=f"comma list of {','.join(ALL_SECTIONS)}")
     ap.add_argument("--scaling", nargs="+", help="datasets of the cells-scaling plot")
     ap.add_argument("--probe-data", help="dataset of the bandwidth probe (default: largest)")
-    ap.add_argument("--cases", help="comma list of cases (default: all)")
+    ap.add_argument("--cases", help="comma list of cases (default: all; on M and CSC, all "
+                    "but the slower Wilcoxon variants, unless named here)")
     ap.add_argument("--no-install", action="store_true", help="do not pip-install biosparse/illico")
     ap.add_argument("--timeout", type=float, default=1800, help="per process, seconds")
     ap.add_argument("--out", type=Path, help="report (default: docs/performance.md; with "
