@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import llvmlite.binding as llb
 import numba
@@ -339,5 +340,8 @@ def test_bad_hint_arguments_are_typing_errors(bad):
         {"vectorize": vectorize, "unroll": unroll, "assume": assume, "prefetch": prefetch},
         ns,
     )
-    with pytest.raises(errors.TypingError):
-        kernel(parallel=False, cache=False)(ns["f"])(np.ones(3), 3)
+    # a TypingError, never a fallback to object mode (NumbaWarning: an error here)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", errors.NumbaWarning)
+        with pytest.raises(errors.TypingError):
+            kernel(parallel=False, cache=False)(ns["f"])(np.ones(3), 3)

@@ -102,7 +102,10 @@ class Kernel:
         pipeline_class: type[KernelCompiler] = KernelCompiler,
     ) -> CPUDispatcher:
         """Make a new dispatcher of this kernel, by default uncached (for the verifier)."""
+        # nopython: what `numba.njit` sets; without it a kernel that fails type
+        # inference would fall back to object mode (with a warning) instead of raising
         opts = {k: v for k, v in self.options.items() if k != "cache"}
+        opts["nopython"] = True
         if parallel is not None:
             opts["parallel"] = parallel and self.options["parallel"]
         disp = CPUDispatcher(
