@@ -211,6 +211,9 @@ def hvg_seurat_v3_cases() -> Iterator[Case]:
         opts: list[tuple[InputSpec, dict[str, Any]]] = [
             (base, {"n_top_genes": 30, "span": 0.5}),
             (base, {"n_top_genes": 30, "span": 0.8, "batch_key": "batch"}),
+            # batch labels: categories out of sorted order (one unused), plain strings
+            (base, {"n_top_genes": 30, "batch_key": "batch_unsorted"}),
+            (gen(SMALL, CSC32), {"n_top_genes": 30, "batch_key": "batch_labels"}),
             (base, {"n_top_genes": 30, "subset": True}),
             (base, {"n_top_genes": 30, "subset": True, "batch_key": "batch"}),
             (base, {"n_top_genes": 30, "inplace": False}),

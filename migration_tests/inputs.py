@@ -151,15 +151,25 @@ def _group_codes(n_obs: int, seed: int) -> NDArray[np.intp]:
 
 
 def _obs(n_obs: int, seed: int) -> pd.DataFrame:
-    """``batch``, ``group`` and ``group_small`` (with a 2-cell and a 1-cell group)."""
+    """Batch and group labels.
+
+    ``batch``; ``batch_unsorted``, the same as a categorical whose categories are not
+    in sorted order and include an unused one; ``batch_labels``, the same as plain
+    strings (not categorical); ``group``; ``group_small`` (with a 2-cell and a 1-cell
+    group).
+    """
     rng = np.random.default_rng(seed + 2)
     group = np.array(GROUP_NAMES)[_group_codes(n_obs, seed)]
     small = group.astype(object).copy()
     small[:2] = "pair"
     small[2] = "single"
+    batch = rng.choice(BATCH_NAMES, size=n_obs)
+    unsorted = ("unused", *reversed(BATCH_NAMES))
     return pd.DataFrame(
         {
-            "batch": pd.Categorical(rng.choice(BATCH_NAMES, size=n_obs)),
+            "batch": pd.Categorical(batch),
+            "batch_unsorted": pd.Categorical(batch, categories=unsorted),
+            "batch_labels": batch.astype(object),
             "group": pd.Categorical(group, categories=GROUP_NAMES),
             "group_small": pd.Categorical(small),
         },
