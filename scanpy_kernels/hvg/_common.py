@@ -2,7 +2,9 @@
 
 The CSR kernels here are parallel over *contiguous column blocks*
 (:mod:`.._columns`): each output column is summed in row order, as scanpy's serial
-loops do, and no two iterations write one element.
+loops do, and no two iterations write one element.  ``mean_var_csr`` reproduces
+fast-array-utils' row partition instead (one task per partial-sum slot, split into
+column blocks only when there are fewer slots than threads).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 from .._columns import balanced_column_blocks, even_column_blocks, row_entries
-from ..toolkit import assume, helper, kernel, zeros1, zeros2
+from ..toolkit import assume, helper, kernel, num_threads, zeros2
 from ._common import batch_positions, n_blocks_for, signatures
 from ._examples import mean_var_examples
 
@@ -82,53 +82,55 @@ def mean_var_csr(
     """Mean/var per batch and column of a canonical CSR matrix (sorted row indices)."""
     n_rows = indptr.shape[0] - 1
     pos, counts = batch_positions(codes, n_batches)
-    per_col = n_batches * n_slots  # records per column
     # a record per (batch, slot, column), its fields side by side (an update touches
     # one cache line): sum, sum of squares, and with count_positive the positives
     # (a float64 count: exact below 2**53)
     rec = 3 if count_positive else 2
+    acc = zeros2(n_batches * n_slots, rec * n_cols, np.float64)
+    # fast_array_utils' own split: slot t sums the rows at positions t, t + n_slots, ...
+    # of each batch, one task per slot, each over whole rows.  With fewer slots than
+    # threads, a slot is also split into column blocks (found by binary search).
+    n_split = max(1, min(n_cols, -(-num_threads() // n_slots)))
+    bounds = (
+        balanced_column_blocks(indices, indptr, n_cols, n_split)
+        if n_split > 1
+        else even_column_blocks(n_cols, 1)
+    )
+    for task in numba.prange(n_slots * n_split):
+        t = task // n_split
+        lo = bounds[task % n_split]
+        hi = bounds[task % n_split + 1]
+        for i in range(n_rows):
+            b = codes[i]
+            if b >= 0 and pos[i] % n_slots == t:
+                row = acc[b * n_slots + t]
+                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
+                for p in range(vals.shape[0]):
+                    q = rec * cols[p]
+                    assume(q >= 0)
+                    x = vals[p]
+                    row[q] += x  # race-free: slot t's own rows, columns lo..hi
+                    row[q + 1] += x * x  # race-free: slot t's own rows, columns lo..hi
+                    if count_positive:
+                        row[q + 2] += x > 0  # race-free: slot t's own rows, lo..hi
     mean = np.empty((n_batches, n_cols))
     var = np.empty((n_batches, n_cols))
     npos = np.empty((n_batches, n_cols), np.int64)
-    bounds = balanced_column_blocks(
-        indices, indptr, n_cols, n_blocks_for(n_cols, 8 * rec * per_col)
-    )
-    # block k owns acc[rec * per_col * lo : rec * per_col * hi]
-    acc = zeros1(rec * per_col * n_cols, np.float64)
-    for k in numba.prange(bounds.shape[0] - 1):
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        w = hi - lo
-        blk = acc[rec * per_col * lo : rec * per_col * hi]
-        for i in range(n_rows if w > 0 else 0):
-            b = codes[i]
-            if b >= 0:
-                # fast_array_utils: thread t sums rows t, t + n_threads, ... into sums[t]
-                slot = (b * n_slots + pos[i] % n_slots) * w - lo
-                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
-                for p in range(vals.shape[0]):
-                    q = rec * (slot + cols[p])
-                    assume(q >= 0)
-                    x = vals[p]
-                    blk[q] += x  # race-free: inside block k's acc range
-                    blk[q + 1] += x * x  # race-free: inside block k's acc range
-                    if count_positive:
-                        blk[q + 2] += x > 0  # race-free: inside block k's acc range
+    for j in numba.prange(n_cols):
+        q = rec * j
         for b in range(n_batches):
-            for j in range(lo, hi):
-                tot = 0.0  # sums[:, c].sum(): slots in order
-                tot_sq = 0.0
-                n_pos = 0.0
-                for t in range(n_slots):
-                    q = rec * ((b * n_slots + t) * w + j - lo)
-                    tot += blk[q]
-                    tot_sq += blk[q + 1]
-                    if count_positive:
-                        n_pos += blk[q + 2]
-                m, v2 = _finish(tot, tot_sq, counts[b], correction)
-                mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
-                var[b, j] = v2  # race-free: lo <= j < hi, block k's own columns
-                npos[b, j] = np.int64(n_pos)  # race-free: block k's own columns
+            tot = 0.0  # sums[:, c].sum(): slots in order
+            tot_sq = 0.0
+            n_pos = 0.0
+            for t in range(n_slots):
+                tot += acc[b * n_slots + t, q]
+                tot_sq += acc[b * n_slots + t, q + 1]
+                if count_positive:
+                    n_pos += acc[b * n_slots + t, q + 2]
+            m, v2 = _finish(tot, tot_sq, counts[b], correction)
+            mean[b, j] = m
+            var[b, j] = v2
+            npos[b, j] = np.int64(n_pos)
     return mean, var, npos
 
 

@@ -20,7 +20,7 @@ folds away.  ``put`` writes an entry, ``entry_key``/``entry_slot`` read one.
 ``radix_sort`` sorts entries by key, 8 bits per pass, stable (equal keys keep their
 input order), skipping passes whose byte is the same for all keys.  Insertion sort
 below ``_SMALL`` items.  No allocation: the caller passes the alternate buffers and a
-``8 x 256`` histogram.
+``8 x 256`` histogram, which ``entry_scratch`` allocates per thread with the entries.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic, overload
 
-from ..toolkit import helper
+from ..toolkit import helper, thread_scratch
 
 __all__ = [
     "HIST_SIZE",
     "entry_key",
+    "entry_scratch",
     "entry_slot",
     "key_params",
     "order_key",
@@ -156,13 +157,29 @@ def slot_room(n, nbytes):
 
 
 @helper
+def entry_scratch(n, n_alt, nbytes):
+    """Per-thread ``(keys, pay, alt_keys, alt_pay, hist)`` for ``radix_sort``.
+
+    ``keys``/``pay`` hold ``n`` entries, ``alt_keys``/``alt_pay`` (the sort's other
+    side) ``n_alt``; each is a ``thread_scratch`` array (a row per thread).
+    """
+    return (
+        thread_scratch(n, np.uint64),
+        thread_scratch(slot_room(n, nbytes), np.int32),
+        thread_scratch(n_alt, np.uint64),
+        thread_scratch(slot_room(n_alt, nbytes), np.int32),
+        thread_scratch(HIST_SIZE, np.int64),
+    )
+
+
+@helper
 def _insertion_sort(keys, pay, n, nbytes):
-    shift = _shift(nbytes)
     for i in range(1, n):
         k = keys[i]
+        key = entry_key(keys, i, nbytes)
         q = pay[i] if nbytes == 8 else 0
         p = i - 1
-        while p >= 0 and (keys[p] >> shift) > (k >> shift):
+        while p >= 0 and entry_key(keys, p, nbytes) > key:
             keys[p + 1] = keys[p]  # race-free: per-thread scratch row
             if nbytes == 8:
                 pay[p + 1] = pay[p]  # race-free: per-thread scratch row
@@ -182,19 +199,19 @@ def radix_sort(keys, pay, alt_keys, alt_pay, n, nbytes, hist):
     if n <= _SMALL:
         _insertion_sort(keys, pay, n, nbytes)
         return False
-    low = 64 - 8 * nbytes
+    low = _shift(nbytes)
     for i in range(nbytes * 256):
         hist[i] = 0  # race-free: per-thread scratch row
     for i in range(n):
         k = keys[i]
         for b in range(nbytes):
-            digit = np.intp((k >> np.uint64(low + 8 * b)) & _BYTE)
+            digit = np.intp((k >> (low + np.uint64(8 * b))) & _BYTE)
             hist[b * 256 + digit] += 1  # race-free: per-thread scratch row
     src_k, src_p, dst_k, dst_p = keys, pay, alt_keys, alt_pay
     in_alt = False
     for b in range(nbytes):
         base = b * 256
-        shift = np.uint64(low + 8 * b)
+        shift = low + np.uint64(8 * b)
         if hist[base + np.intp((src_k[0] >> shift) & _BYTE)] == n:
             continue  # every key has the same byte here: the pass would be the identity
         total = 0

@@ -55,13 +55,12 @@ from ..toolkit import (
 )
 from ._common import EXAMPLE_GROUPS, example_args, signatures, slot_of, slot_sizes
 from ._sort import (
-    HIST_SIZE,
     entry_key,
+    entry_scratch,
     entry_slot,
     key_params,
     put,
     radix_sort,
-    slot_room,
 )
 
 __all__ = ["ranksum_zscores", "ranksums_csc", "ranksums_csr", "ranksums_dense"]
@@ -280,11 +279,7 @@ def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
     max_nnz = 0
     for j in range(n_cols):
         max_nnz = max(max_nnz, np.intp(indptr[j + 1] - indptr[j]))
-    keys = thread_scratch(max_nnz, np.uint64)
-    pay = thread_scratch(slot_room(max_nnz, nbytes), np.int32)
-    alt_keys = thread_scratch(max_nnz, np.uint64)
-    alt_pay = thread_scratch(slot_room(max_nnz, nbytes), np.int32)
-    hist = thread_scratch(HIST_SIZE, np.int64)
+    keys, pay, alt_keys, alt_pay, hist = entry_scratch(max_nnz, max_nnz, nbytes)
     ints = thread_scratch(2 * n_slots, np.int64)
     flts = thread_scratch(3 * n_slots, np.float64)
     rank_sums = zeros2(n_groups, n_cols, np.float64)
@@ -406,11 +401,7 @@ def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):  # noqa: 
     block_bounds, task_first = _plan_csr(col_nnz, n_tasks, budget)
     cursors = thread_scratch(n_rows, np.int64)
     fills = thread_scratch(n_cols + 1, np.int64)
-    keys = thread_scratch(budget, np.uint64)
-    pay = thread_scratch(slot_room(budget, nbytes), np.int32)
-    alt_keys = thread_scratch(max_col, np.uint64)
-    alt_pay = thread_scratch(slot_room(max_col, nbytes), np.int32)
-    hist = thread_scratch(HIST_SIZE, np.int64)
+    keys, pay, alt_keys, alt_pay, hist = entry_scratch(budget, max_col, nbytes)
     ints = thread_scratch(2 * n_slots, np.int64)
     flts = thread_scratch(3 * n_slots, np.float64)
     rank_sums = zeros2(n_groups, n_cols, np.float64)
@@ -491,12 +482,8 @@ def ranksums_dense(x, codes, n_groups, ref):
     nbytes = key_params(x)[2]
     width = max(1, min(_DENSE_MAX_COLS, _DENSE_GATHER // max(1, n_rows)))
     n_blocks = (n_cols + width - 1) // width
-    keys = thread_scratch(width * n_rows, np.uint64)
-    pay = thread_scratch(slot_room(width * n_rows, nbytes), np.int32)
-    alt_keys = thread_scratch(n_rows, np.uint64)
-    alt_pay = thread_scratch(slot_room(n_rows, nbytes), np.int32)
+    keys, pay, alt_keys, alt_pay, hist = entry_scratch(width * n_rows, n_rows, nbytes)
     fills = thread_scratch(width, np.int64)
-    hist = thread_scratch(HIST_SIZE, np.int64)
     ints = thread_scratch(2 * n_slots, np.int64)
     flts = thread_scratch(3 * n_slots, np.float64)
     rank_sums = zeros2(n_groups, n_cols, np.float64)
