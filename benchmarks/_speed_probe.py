@@ -4,7 +4,10 @@
 
 One streaming pass over the CSR arrays ``data`` + ``indices`` of the counts matrix in
 numba (parallel block sums, fastmath so the loads vectorise) gives the seconds per
-pass and GB/s.  Then the one-pass kernels are called through their public functions
+pass and GB/s.  One *scatter pass* gives the floor of a per-gene reduction of a CSR
+matrix: every stored value added, with its square, into a float64 record of its
+column (one record array per thread, each thread a contiguous half of the rows): the
+least any CSR kernel that sums each gene does.  Then the one-pass kernels are called through their public functions
 on the same arrays: ``scanpy._kernels`` (the patched fork) if this interpreter has
 it, else the repository's ``scanpy_kernels``.  A kernel whose parameters are not
 recognised is skipped with a note (kernels are still being written).
@@ -44,6 +47,23 @@ def _stream(data, indices):
         s += data[k]
         t += indices[k]
     return s, t
+
+
+@numba.njit(parallel=True, cache=False)
+def _scatter(data, indices, indptr, n_cols):
+    """Per thread, sum and sum of squares of each column over its share of the rows."""
+    n_tasks = numba.get_num_threads()
+    n_rows = indptr.size - 1
+    acc = np.zeros((n_tasks, 2 * n_cols))
+    for t in numba.prange(n_tasks):
+        rec = acc[t]
+        for i in range(t * n_rows // n_tasks, (t + 1) * n_rows // n_tasks):
+            for p in range(indptr[i], indptr[i + 1]):
+                x = np.float64(data[p])
+                q = 2 * indices[p]
+                rec[q] += x
+                rec[q + 1] += x * x
+    return acc
 
 
 def _kernels_pkg() -> tuple[str, Any]:
@@ -86,9 +106,13 @@ def main() -> None:
     _stream(x.data, x.indices)
     passes = [timed(lambda: _stream(x.data, x.indices)) for _ in range(reps)]
     t_pass = statistics.median(passes)
+    _scatter(x.data, x.indices, x.indptr, x.shape[1])
+    scatters = [timed(lambda: _scatter(x.data, x.indices, x.indptr, x.shape[1])) for _ in range(reps)]
+    t_scatter = statistics.median(scatters)
     out: dict[str, Any] = {
         "data": job["data"], "shape": list(x.shape), "nnz": int(x.nnz), "bytes": nbytes,
         "threads": numba.get_num_threads(), "pass_s": t_pass, "pass_best_s": min(passes), "gbps": nbytes / t_pass / 1e9,
+        "scatter_s": t_scatter, "scatter_best_s": min(scatters),
         "kernels": [],
     }
     try:
@@ -120,7 +144,7 @@ def main() -> None:
             row["note"] = f"{type(err).__name__}: {err}"[:200]
             continue
         t = statistics.median(ts)
-        row.update(first_s=warm, s=t, best_s=min(ts), x_floor=t / t_pass)
+        row.update(first_s=warm, s=t, best_s=min(ts), x_floor=t / t_pass, x_scatter=t / t_scatter)
     emit(out)
 
 

@@ -226,17 +226,27 @@ def _probe_section(res: dict[str, Any]) -> list[str]:
         + (f" (best {_ms(p.get('pass_best_s'))} ms)" if p.get("pass_best_s") else "") + ".",
         "",
     ]
+    scatter = "scatter_s" in p
+    if scatter:
+        lines += [
+            f"One scatter pass (each thread adds its half of the rows' values and their squares "
+            f"into a float64 record per gene: the least a per-gene sum over a CSR matrix does): "
+            f"median **{_ms(p['scatter_s'])} ms** = {p['scatter_s'] / p['pass_s']:.1f}{X} one "
+            f"streaming pass (best {_ms(p['scatter_best_s'])} ms).",
+            "",
+        ]
     if p.get("note"):
         return [*lines, f"Kernels: {p['note']}.", ""]
     rows = []
     for k in p["kernels"]:
         if "s" in k:
-            rows.append([f"`{k['kernel']}`", _ms(k["s"]), f"{k['x_floor']:.1f}{X}"])
+            rows.append([f"`{k['kernel']}`", _ms(k["s"]), f"{k['x_floor']:.1f}{X}"]
+                        + ([f"{k['x_scatter']:.1f}{X}"] if scatter else []))
         else:
-            rows.append([f"`{k['kernel']}`", NA, k.get("note", "")])
+            rows.append([f"`{k['kernel']}`", NA, k.get("note", "")] + ([""] if scatter else []))
     lines += [f"Kernels called through their public functions in `{p.get('package')}` on the "
               "same arrays (1 batch / the 8 groups; median of repeated calls after one warm-up):", ""]
-    lines += _table(["kernel", "ms per call", f"{X} one pass"], rows)
+    lines += _table(["kernel", "ms per call", f"{X} one pass"] + ([f"{X} scatter pass"] if scatter else []), rows)
     if p["bytes"] < 64e6:
         lines += ["These arrays largely fit in the CPU caches: this is a cache-bandwidth floor, "
                   "the full run uses M for a DRAM one.", ""]

@@ -25,7 +25,8 @@ import numba
 import numpy as np
 
 from .._columns import balanced_column_blocks, even_column_blocks, row_entries
-from ..toolkit import assume, helper, kernel, zeros1, zeros2
+from .._welford import merge_zeros, welford_step
+from ..toolkit import assume, kernel, zeros1, zeros2
 from ._common import batch_positions, n_blocks_for, signatures
 from ._examples import welford_examples
 
@@ -63,16 +64,14 @@ def welford_mean_var_csr(data, indices, indptr, n_cols, codes, n_batches):
                     assume(q >= 0)
                     value = np.float64(vals[p])
                     n = acc[q + 2] + 1.0
-                    acc[q + 2] = n  # race-free: column in [lo, hi), block k's own
-                    m = acc[q]
-                    delta = value - m
-                    m += delta / n
+                    m, v = welford_step(acc[q], acc[q + 1], n, value)
                     acc[q] = m  # race-free: column in [lo, hi), block k's own
-                    acc[q + 1] += delta * (value - m)  # race-free: block k's own
+                    acc[q + 1] = v  # race-free: column in [lo, hi), block k's own
+                    acc[q + 2] = n  # race-free: column in [lo, hi), block k's own
         for b in range(n_batches):
             for j in range(lo, hi):
                 q = 4 * (b * n_cols + j)
-                m, v = _with_zeros(acc[q], acc[q + 1], np.int64(acc[q + 2]), n_obs[b])
+                m, v = merge_zeros(acc[q], acc[q + 1], np.int64(acc[q + 2]), n_obs[b])
                 mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
                 m2[b, j] = v  # race-free: lo <= j < hi, block k's own columns
     return mean, m2
@@ -92,13 +91,11 @@ def welford_mean_var_csc(data, indices, indptr, n_cols, codes, n_batches):
                 value = np.float64(data[p])
                 n = n_nz[b, j] + 1
                 n_nz[b, j] = n  # race-free: column j is the prange index
-                m = mean[b, j]
-                delta = value - m
-                m += delta / n
+                m, v = welford_step(mean[b, j], m2[b, j], n, value)
                 mean[b, j] = m  # race-free: column j is the prange index
-                m2[b, j] += delta * (value - m)  # race-free: j is the prange index
+                m2[b, j] = v  # race-free: column j is the prange index
         for b in range(n_batches):
-            m, v = _with_zeros(mean[b, j], m2[b, j], n_nz[b, j], n_obs[b])
+            m, v = merge_zeros(mean[b, j], m2[b, j], n_nz[b, j], n_obs[b])
             mean[b, j] = m  # race-free: column j is the prange index
             m2[b, j] = v  # race-free: column j is the prange index
     return mean, m2
@@ -121,24 +118,11 @@ def welford_mean_var_dense(x, codes, n_batches):
                 n = pos[i] + 1  # scanpy: n += 1 per row of the batch
                 for j in range(lo, hi):
                     value = np.float64(x[i, j])
-                    delta = value - mean[b, j]
-                    mean[b, j] += delta / n  # race-free: block k's own columns
-                    m2[b, j] += delta * (value - mean[b, j])  # race-free: block k's own
+                    m, v = welford_step(mean[b, j], m2[b, j], n, value)
+                    mean[b, j] = m  # race-free: block k's own columns
+                    m2[b, j] = v  # race-free: block k's own columns
         for b in range(n_batches):
             if n_obs[b] > 0:
                 for j in range(lo, hi):
                     m2[b, j] /= n_obs[b]  # race-free: block k's own columns
-    return mean, m2
-
-
-@helper
-def _with_zeros(mean, m2, nz, n_obs):
-    """Merge the ``k`` implicit zeros, divide by n (scanpy ``mean_var_csr``/``_csc``)."""
-    if n_obs > 0:
-        k = n_obs - nz
-        if k > 0 and nz > 0:
-            mean_a = mean
-            mean = mean_a * nz / n_obs
-            m2 += mean_a * mean_a * nz * k / n_obs
-        m2 /= n_obs
     return mean, m2

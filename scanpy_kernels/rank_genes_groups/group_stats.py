@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 from .._columns import balanced_column_blocks, row_entries
+from .._welford import merge_zeros, welford_step
 from ..toolkit import (
     assume,
     helper,
@@ -85,13 +86,8 @@ def _finish_sparse(mean_nz, m2_nz, n_nz, n):
     """
     if n == 0:
         return 0.0, 0.0
-    mean = mean_nz
-    m2 = m2_nz
-    k = n - n_nz
-    if k > 0 and n_nz > 0:
-        mean = mean_nz * n_nz / n
-        m2 += mean_nz * mean_nz * n_nz * k / n
-    return mean, m2 / n * _ddof1(n)
+    mean, var = merge_zeros(mean_nz, m2_nz, n_nz, n)
+    return mean, var * _ddof1(n)
 
 
 @helper
@@ -225,14 +221,11 @@ def group_mean_var_csr(data, indices, indptr, codes, n_groups, n_cols):
                 q = 4 * (off + cols[p])
                 assume(q >= 0)
                 if v != 0.0:
-                    # Welford: m += (x - m) / n;  M2 += (x - m_old)(x - m_new)
                     n = acc[q + 2] + 1.0
-                    acc[q + 2] = n  # race-free: column in [lo, hi), task t's own
-                    m = acc[q]
-                    delta = v - m
-                    m += delta / n
+                    m, m2 = welford_step(acc[q], acc[q + 1], n, v)
                     acc[q] = m  # race-free: column in [lo, hi), task t's own
-                    acc[q + 1] += delta * (v - m)  # race-free: task t's own columns
+                    acc[q + 1] = m2  # race-free: column in [lo, hi), task t's own
+                    acc[q + 2] = n  # race-free: column in [lo, hi), task t's own
         for j in range(lo, hi):
             for s in range(n_groups + 1):
                 q = 4 * (s * n_cols + j)
@@ -266,11 +259,7 @@ def group_mean_var_csc(data, indices, indptr, codes, n_groups):
                 s = slot_of(codes[indices[p]], n_groups)
                 n = nnz[s, j] + 1
                 nnz[s, j] = n
-                m = mean[s, j]
-                delta = v - m
-                m += delta / n
-                mean[s, j] = m
-                var[s, j] += delta * (v - m)
+                mean[s, j], var[s, j] = welford_step(mean[s, j], var[s, j], n, v)
         for s in range(n_groups + 1):
             mu, sd2 = _finish_sparse(mean[s, j], var[s, j], nnz[s, j], sizes[s])
             mean[s, j] = mu
@@ -306,11 +295,9 @@ def group_mean_var_dense(x, codes, n_groups):
             cnt[s] = n
             for j in range(c0, c1):
                 v = np.float64(x[r, j])
-                m = mean[s, j]
-                delta = v - m
-                m += delta / n
+                m, m2 = welford_step(mean[s, j], var[s, j], n, v)
                 mean[s, j] = m  # race-free: j in [c0, c1), block b's own columns
-                var[s, j] += delta * (v - m)  # race-free: block b's own columns
+                var[s, j] = m2  # race-free: j in [c0, c1), block b's own columns
                 nnz[s, j] += v != 0.0  # race-free: j in [c0, c1), block b's own columns
         for j in range(c0, c1):
             for s in range(n_groups + 1):
