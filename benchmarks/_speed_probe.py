@@ -6,11 +6,11 @@ One streaming pass over the CSR arrays ``data`` + ``indices`` of the counts matr
 numba (parallel block sums, fastmath so the loads vectorise) gives the seconds per
 pass and GB/s.  One *scatter pass* gives the floor of a per-gene reduction of a CSR
 matrix: every stored value added, with its square, into a float64 record of its
-column (one record array per thread, each thread a contiguous half of the rows): the
-least any CSR kernel that sums each gene does.  Then the one-pass kernels are called through their public functions
-on the same arrays: ``scanpy._kernels`` (the patched fork) if this interpreter has
-it, else the repository's ``scanpy_kernels``.  A kernel whose parameters are not
-recognised is skipped with a note (kernels are still being written).
+column (one record array per thread, each thread a contiguous share of the rows): the
+least any CSR kernel that sums each gene does.  Then the one-pass kernels are called
+through their public functions on the same arrays: ``scanpy._kernels`` (the patched
+fork) if this interpreter has it, else the repository's ``scanpy_kernels``.  A kernel
+whose parameters are not recognised is skipped with a note.
 Prints ``RESULT {json}``.
 """
 
@@ -116,7 +116,7 @@ def main() -> None:
         "kernels": [],
     }
     try:
-        pkg_name, _ = _kernels_pkg()
+        pkg_name, pkg = _kernels_pkg()
     except ImportError as err:
         out["note"] = f"no kernel package importable: {err}"
         emit(out)
@@ -138,8 +138,11 @@ def main() -> None:
             row["note"] = "parameters not recognised by the probe"
             continue
         try:
-            warm = timed(lambda fn=fn, args=args: fn(*args))
-            ts = [timed(lambda fn=fn, args=args: fn(*args)) for _ in range(reps)]
+            # as many threads as the passes above: importing scanpy._kernels imports
+            # scanpy, whose default `settings.n_jobs = 1` would otherwise apply
+            with pkg.toolkit.thread_limit(numba.get_num_threads()):
+                warm = timed(lambda fn=fn, args=args: fn(*args))
+                ts = [timed(lambda fn=fn, args=args: fn(*args)) for _ in range(reps)]
         except Exception as err:
             row["note"] = f"{type(err).__name__}: {err}"[:200]
             continue
