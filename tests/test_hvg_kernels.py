@@ -182,23 +182,26 @@ def _pristine_mean_var(xb, *, n_threads):
         numba.set_num_threads(previous)
 
 
-def _kernel_mean_var(fmt, x, codes, nb, *, n_slots):
+def _kernel_mean_var(fmt, x, codes, nb, *, n_slots, count):
     if fmt == "csr":
-        return call(hvg.mean_var_csr, *components(x), x.shape[1], codes, nb, n_slots, 1, True)
+        return call(hvg.mean_var_csr, *components(x), x.shape[1], codes, nb, n_slots, 1, count)
     if fmt == "csc":
-        return call(hvg.mean_var_csc, *components(x), x.shape[1], codes, nb, 1, True)
-    return call(hvg.mean_var_dense, x, codes, nb, 1, True)
+        return call(hvg.mean_var_csc, *components(x), x.shape[1], codes, nb, 1, count)
+    return call(hvg.mean_var_dense, x, codes, nb, 1, count)
 
 
 def _check_mean_var(fmt, x, codes, nb, *, threads, n_slots):
-    with thread_limit(threads):
-        mean, var, npos = _kernel_mean_var(fmt, x, codes, nb, n_slots=n_slots)
-    for b in range(nb):
-        xb = x[codes == b]
-        rm, rv = _pristine_mean_var(xb, n_threads=n_slots)
-        assert np.array_equal(mean[b], rm, equal_nan=True), (fmt, b)
-        assert np.array_equal(var[b], rv, equal_nan=True), (fmt, b)
-        assert np.array_equal(npos[b], np.ravel((xb > 0).sum(axis=0))), (fmt, b)
+    for count in (True, False):  # the counter changes the record layout (CSR)
+        with thread_limit(threads):
+            mean, var, npos = _kernel_mean_var(fmt, x, codes, nb, n_slots=n_slots, count=count)
+        assert npos.shape == (nb, x.shape[1] if count else 0)
+        for b in range(nb):
+            xb = x[codes == b]
+            rm, rv = _pristine_mean_var(xb, n_threads=n_slots)
+            assert np.array_equal(mean[b], rm, equal_nan=True), (fmt, b, count)
+            assert np.array_equal(var[b], rv, equal_nan=True), (fmt, b, count)
+            if count:
+                assert np.array_equal(npos[b], np.ravel((xb > 0).sum(axis=0))), (fmt, b)
 
 
 def _unlogged(x, base=None):

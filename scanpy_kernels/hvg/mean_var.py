@@ -24,8 +24,8 @@ Batches: ``codes[i]`` is row ``i``'s batch in ``[0, n_batches)`` or ``-1`` (row
 skipped); batch ``b`` gives what scanpy computes on ``X[codes == b]``.  Returns
 ``(mean, var, n_positive)``, each ``(n_batches, n_cols)``; with ``count_positive``,
 ``n_positive`` counts the values ``> 0`` (``filter_genes(min_cells=1)``
-per batch, for ``filter_unexpressed_genes``), else it is all zeros (saves a counter
-update per stored value).
+per batch, for ``filter_unexpressed_genes``), else it has no columns (saves a counter
+update per stored value, and the memory).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def mean_var_csr(
                         row[q + 2] += x > 0  # race-free: slot t's own rows, lo..hi
     mean = np.empty((n_batches, n_cols))
     var = np.empty((n_batches, n_cols))
-    npos = np.empty((n_batches, n_cols), np.int64)
+    npos = np.empty((n_batches, n_cols if count_positive else 0), np.int64)
     for j in numba.prange(n_cols):
         q = rec * j
         for b in range(n_batches):
@@ -130,7 +130,8 @@ def mean_var_csr(
             m, v2 = _finish(tot, tot_sq, counts[b], correction)
             mean[b, j] = m
             var[b, j] = v2
-            npos[b, j] = np.int64(n_pos)
+            if count_positive:
+                npos[b, j] = np.int64(n_pos)
     return mean, var, npos
 
 
@@ -149,7 +150,7 @@ def mean_var_csc(
     _, counts = batch_positions(codes, n_batches)
     mean = zeros2(n_batches, n_cols, np.float64)  # sums, then means
     var = zeros2(n_batches, n_cols, np.float64)  # sums of squares, then variances
-    npos = zeros2(n_batches, n_cols, np.int64)
+    npos = zeros2(n_batches, n_cols if count_positive else 0, np.int64)
     for j in numba.prange(n_cols):
         for p in range(indptr[j], indptr[j + 1]):
             b = codes[indices[p]]
@@ -174,7 +175,7 @@ def mean_var_dense(x, codes, n_batches, correction, count_positive):
     _, counts = batch_positions(codes, n_batches)
     mean = zeros2(n_batches, n_cols, np.float64)  # sums, then means
     var = zeros2(n_batches, n_cols, np.float64)  # sums of squares, then variances
-    npos = zeros2(n_batches, n_cols, np.int64)
+    npos = zeros2(n_batches, n_cols if count_positive else 0, np.int64)
     bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
     for k in numba.prange(bounds.shape[0] - 1):
         lo = bounds[k]
