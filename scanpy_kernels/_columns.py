@@ -77,7 +77,10 @@ def balanced_column_blocks(indices, indptr, n_cols, k):
     """``k + 1`` column bounds with about equal nnz per block (from sampled rows).
 
     Only speed depends on the split: each column is still summed in row order.
+    One block (a serial call) needs no sample.
     """
+    if k <= 1:
+        return even_column_blocks(n_cols, 1)
     n_rows = indptr.shape[0] - 1
     step = max(1, n_rows // SAMPLE_ROWS)
     cum = np.ones(n_cols + 1, np.float64)  # +1 per column: empty columns cost a little

@@ -91,11 +91,7 @@ def mean_var_csr(
     # of each batch, one task per slot, each over whole rows.  With fewer slots than
     # threads, a slot is also split into column blocks (found by binary search).
     n_split = max(1, min(n_cols, -(-num_threads() // n_slots)))
-    bounds = (
-        balanced_column_blocks(indices, indptr, n_cols, n_split)
-        if n_split > 1
-        else even_column_blocks(n_cols, 1)
-    )
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_split)
     for task in numba.prange(n_slots * n_split):
         t = task // n_split
         lo = bounds[task % n_split]
