@@ -171,6 +171,8 @@ def hvg_dispersion_cases() -> Iterator[Case]:
     for flavor in ("seurat", "cell_ranger"):
         opts: list[tuple[InputSpec, dict[str, Any]]] = [
             (base, {"n_bins": 5}),
+            # one bin, genes in bin order: pandas' bin mean is a reduceat (pairwise) sum
+            (base, {"n_bins": 1, "inplace": False}),
             (base, {"n_bins": 40}),
             (base, {"min_mean": 0.05, "max_mean": 2.0, "min_disp": 0.2}),
             (base, {"max_disp": 3.0, "min_disp": -0.5}),

@@ -4,7 +4,8 @@ scanpy's ``aggregate(func=["mean", "var"])`` (``mean_var_{csr,csc,dense}``) runs
 Welford's update over each group's cells in ascending row order; sparse inputs run it
 over the stored values only and then merge the block of implicit zeros.  The kernels
 of both families that reproduce it (``hvg.welford``, ``rank_genes_groups.group_stats``)
-share these steps, so the operations and their order are written once.
+share these steps, so the operations and their order are written once.  pandas'
+``groupby().std()`` runs the same update (``hvg.dispersion``).
 """
 
 from __future__ import annotations

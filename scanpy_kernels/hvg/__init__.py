@@ -1,5 +1,8 @@
 """Highly-variable-genes kernels (seurat, cell_ranger, seurat_v3, pearson residuals).
 
+The moments and sums over cells, and (``dispersion``) the mean bins and normalized
+dispersions over genes of flavors seurat and cell_ranger.
+
 Pure numba kernels over raw CSR/CSC components and C-contiguous dense arrays; the
 scanpy frontend validates inputs (canonical sparse: sorted, duplicate-free indices)
 and dispatches.  Batches are given as ``codes`` (int64 per row, ``-1``: skip row).
@@ -8,6 +11,11 @@ and dispatches.  Batches are given as ``codes`` (int64 per row, ``-1``: skip row
 from __future__ import annotations
 
 from .clipped_sums import clipped_sums_csc, clipped_sums_csr, clipped_sums_dense
+from .dispersion import (
+    mean_bins,
+    normalized_dispersions_mean_std,
+    normalized_dispersions_median_mad,
+)
 from .mean_var import mean_var_csc, mean_var_csr, mean_var_dense
 from .pearson import (
     pearson_residual_var_csc,
@@ -24,9 +32,12 @@ __all__ = [
     "clipped_sums_csc",
     "clipped_sums_csr",
     "clipped_sums_dense",
+    "mean_bins",
     "mean_var_csc",
     "mean_var_csr",
     "mean_var_dense",
+    "normalized_dispersions_mean_std",
+    "normalized_dispersions_median_mad",
     "pearson_residual_var_csc",
     "pearson_residual_var_csr",
     "pearson_residual_var_dense",
