@@ -33,11 +33,23 @@ def _edges(means, flavor, n_bins):
     return np.r_[-np.inf, np.percentile(means, np.arange(10, 105, 5)), np.inf]
 
 
+def pandas_reduceat_means() -> bool:
+    """Whether pandas averages a sorted group without NaN with ``np.add.reduceat``.
+
+    One group ``[1, 1e100, 1, -1e100]``: Kahan's sum loses both ones (mean 0), reduceat's
+    ``1 + ((1e100 + 1) - 1e100)`` keeps the first (mean 0.25).
+    """
+    x = pd.Series([1.0, 1e100, 1.0, -1e100])
+    return bool(x.groupby(np.zeros(4, np.int64)).mean().iloc[0] != 0.0)
+
+
 def _ours(means, dispersions, flavor, n_bins):
     edges = _edges(means, flavor, n_bins)
     codes = hvg.mean_bins(means, edges)
     if flavor == "seurat":
-        norm, _ = hvg.normalized_dispersions_mean_std(dispersions, codes, edges.size - 1)
+        norm, _ = hvg.normalized_dispersions_mean_std(
+            dispersions, codes, edges.size - 1, pandas_reduceat_means()
+        )
     else:
         from scipy.stats import norm as gaussian
 
@@ -107,7 +119,7 @@ def test_seurat_single_value_bins():
     """A bin with one non-NaN value: dev = its mean, avg = 0 (scanpy's postprocessing)."""
     codes = np.array([0, 1, 1, 2, 2, 2], np.int64)
     disp = np.array([3.0, 1.0, np.nan, 1.0, 2.0, 4.0])
-    norm, n_values = hvg.normalized_dispersions_mean_std(disp, codes, 4)
+    norm, n_values = hvg.normalized_dispersions_mean_std(disp, codes, 4, True)
     np.testing.assert_array_equal(n_values, [1, 1, 3, 0])
     mean, sd = 7.0 / 3.0, np.std([1.0, 2.0, 4.0], ddof=1)
     expected = [1.0, 1.0, np.nan, (1 - mean) / sd, (2 - mean) / sd, (4 - mean) / sd]
@@ -132,3 +144,31 @@ def test_mad_constant_is_statsmodels():
     from statsmodels.robust.scale import mad
 
     assert mad.__defaults__[0] == gaussian.ppf(0.75)
+
+
+def _kahan_means(x, codes, n_groups):
+    """pandas' Cython ``group_mean``: Kahan, whatever the order of the groups."""
+    from pandas._libs.groupby import group_mean
+
+    out, counts = np.empty((n_groups, 1)), np.zeros(n_groups, np.int64)
+    group_mean(out, counts, x[:, None], codes.astype(np.intp))
+    return out[:, 0]
+
+
+@pytest.mark.parametrize("reduceat", [True, False])
+def test_sorted_bins_mean_both_pandas_paths(reduceat):
+    """Sorted bins without NaN: pandas >= 3.1's reduceat mean, or (pandas 2.3, 3.0) Kahan."""
+    rng = np.random.default_rng(5)
+    # magnitudes from 1e-8 to 1e7: rounding errors the two sums leave differently
+    dispersions = rng.normal(0.0, 1.0, 5000) * 10.0 ** rng.integers(-8, 8, 5000)
+    sizes = np.array([1, 200, 2999, 1800])
+    codes = np.repeat(np.arange(4), sizes).astype(np.int64)
+    norm, _ = hvg.normalized_dispersions_mean_std(dispersions, codes, 5, reduceat)
+    starts = np.r_[0, np.cumsum(sizes[:-1])]
+    reduceat_avg = np.add.reduceat(dispersions, starts) / sizes
+    kahan_avg = _kahan_means(dispersions, codes, 4)
+    assert not np.array_equal(reduceat_avg, kahan_avg)  # the paths differ here
+    avg = (reduceat_avg if reduceat else kahan_avg).copy()
+    dev = pd.Series(dispersions).groupby(codes).std().to_numpy().copy()
+    dev[0], avg[0] = avg[0], 0.0  # one value: dev = avg, avg = 0
+    np.testing.assert_array_equal(norm, (dispersions - avg[codes]) / dev[codes])

@@ -15,10 +15,11 @@ These kernels reproduce each step bitwise, with pandas' own algorithms (pandas 3
 
 - ``mean``: Kahan-compensated sum of the bin's non-NaN values over their count
   (``group_mean``; a NaN compensation, after an infinite value, is reset to 0).  But
-  when the genes' bins never decrease (sorted means, one bin, few genes) and no
-  dispersion is NaN, pandas takes ``np.add.reduceat`` instead (``ops.py``
+  pandas >= 3.1, when the genes' bins never decrease (sorted means, one bin, few
+  genes) and no dispersion is NaN, takes ``np.add.reduceat`` instead (``ops.py``
   ``_reduceat_aggregate``): the bin's first value plus numpy's pairwise sum of the
-  rest (``loops_utils.h`` ``pairwise_sum``), over the count;
+  rest (``loops_utils.h`` ``pairwise_sum``), over the count.  The frontend says
+  which pandas it has (``reduceat_means``);
 - ``std``: Welford's update over the same values, ``sqrt(M2 / (n - 1))``, NaN when
   ``n <= 1`` (``group_var``);
 - ``median``: of the non-NaN values, the middle one or the mean of the two middle ones
@@ -185,17 +186,21 @@ def _reduceat_means(dispersions, n_bins, n_values):
 
 
 @kernel(
-    signatures=["Tuple((float64[::1], int64[::1]))(float64[::1], int64[::1], int64)"],
+    signatures=[
+        "Tuple((float64[::1], int64[::1]))(float64[::1], int64[::1], int64, boolean)"
+    ],
     parallel=False,
 )
-def normalized_dispersions_mean_std(dispersions, codes, n_bins):
+def normalized_dispersions_mean_std(dispersions, codes, n_bins, reduceat_means):
     """Flavor seurat: normalize by the bins' mean and std (pandas' algorithms).
 
-    Returns the normalized dispersions and, per bin, how many non-NaN values it has
-    (a bin with at most one got ``dev = avg, avg = 0``).
+    ``reduceat_means``: pandas averages bins that never decrease, without NaN, with
+    ``np.add.reduceat`` (pandas >= 3.1).  Returns the normalized dispersions and, per
+    bin, how many non-NaN values it has (a bin with at most one got ``dev = avg,
+    avg = 0``).
     """
-    sorted_bins = True
-    for i in range(1, codes.shape[0]):
+    sorted_bins = reduceat_means
+    for i in range(1, codes.shape[0] if reduceat_means else 0):
         if codes[i] < codes[i - 1]:
             sorted_bins = False
     total = np.zeros(n_bins)  # Kahan sum
