@@ -88,7 +88,7 @@ _PW_BLOCKSIZE = 128
 
 @routine
 def _pairwise_block(v, lo, n):
-    """numpy's pairwise sum of ``v[lo:lo + n]``, ``n <= 128``: 8 lanes, then the rest."""
+    """Return numpy's pairwise sum of ``v[lo:lo + n]``, ``n <= 128`` (8 lanes, a tail)."""
     if n < 8:
         res = 0.0
         for i in range(lo, lo + n):
@@ -124,7 +124,7 @@ def _pairwise_split(n):
 
 @routine
 def _pairwise_sum(v, lo, n, frames, partial):
-    """numpy's pairwise sum of ``v[lo:lo + n]`` (``DOUBLE_pairwise_sum``).
+    """Return numpy's pairwise sum of ``v[lo:lo + n]`` (``DOUBLE_pairwise_sum``).
 
     numpy recurses: ``sum(a[:n2]) + sum(a[n2:])`` above 128 values.  Here the same tree
     is walked with an explicit stack: ``frames[d] = (lo, n, right_started)``,
@@ -165,7 +165,7 @@ def _pairwise_sum(v, lo, n, frames, partial):
 
 @routine
 def _reduceat_means(dispersions, n_bins, n_values):
-    """pandas' mean for sorted bins and no NaN: ``np.add.reduceat(x, starts) / sizes``.
+    """Return pandas' means of sorted bins without NaN: ``reduceat(x, starts) / sizes``.
 
     ``reduceat`` starts each bin's sum at its first value and adds numpy's pairwise
     sum of the others.
@@ -266,7 +266,7 @@ def _sift_down(v, lo, root, n):
 
 @helper
 def _sorted_median(v, lo, hi):
-    """numpy's and pandas' median of the sorted ``v[lo:hi]`` (not empty)."""
+    """Return numpy's and pandas' median of the sorted ``v[lo:hi]`` (not empty)."""
     n = hi - lo
     mid = lo + n // 2
     return v[mid] if n % 2 else (v[mid - 1] + v[mid]) / 2
