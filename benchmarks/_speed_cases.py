@@ -68,6 +68,8 @@ CASES: dict[str, Case] = {
              label="highly_variable_genes(flavor='seurat')"),
         Case("hvg_cell_ranger", "hvg", True, _hvg("cell_ranger"),
              label="highly_variable_genes(flavor='cell_ranger')"),
+        Case("hvg_seurat_batch", "hvg", True, _hvg("seurat", batch_key="batch"),
+             needs_batch=True, label="highly_variable_genes(flavor='seurat', batch_key=4 batches)"),
         Case("hvg_seurat_v3", "hvg", False, _hvg("seurat_v3"), public="biosparse",
              label="highly_variable_genes(flavor='seurat_v3')"),
         Case("hvg_seurat_v3_batch", "hvg", False, _hvg("seurat_v3", batch_key="batch"),

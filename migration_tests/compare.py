@@ -40,20 +40,23 @@ STORAGE_RULE = "pristine-storage-mutation"
 STORAGE_NOTE = (
     "pristine rewrote this input's storage in place (values unchanged); patched leaves it untouched"
 )
-ANNDATA_WARNING_RULE = "pristine-anndata-internal-warning"
-ANNDATA_WARNING_NOTE = (
-    "only pristine built AnnData objects/views internally (anndata touches deprecated "
-    "pandas options there)"
+PANDAS4_WARNING_RULE = "pristine-pandas4-warning"
+PANDAS4_WARNING_NOTE = (
+    "only pristine ran code that uses pandas APIs deprecated for pandas 4 (anndata building "
+    "AnnData objects/views; scanpy's own sort_values(inplace=True))"
 )
-#: warnings anndata raises while it builds an AnnData or a view, from pandas options it
-#: reads or sets that pandas 3 deprecates: ``mode.chained_assignment`` (set around
-#: ``remove_unused_categories`` in a view of categorical ``obs`` columns) and
-#: ``future.infer_string`` (read by ``anndata.compat.pandas_as_str`` when an obs/var
-#: index is not of string dtype).  They tell that pristine built such objects, nothing
-#: about the results
-ANNDATA_INTERNAL_WARNINGS = (
+#: ``pandas.errors.Pandas4Warning``s that only code paths pristine runs raise. anndata,
+#: while it builds an AnnData or a view, reads or sets pandas options that pandas 3
+#: deprecates: ``mode.chained_assignment`` (set around ``remove_unused_categories`` in a
+#: view of categorical ``obs`` columns) and ``future.infer_string`` (read by
+#: ``anndata.compat.pandas_as_str`` when an obs/var index is not of string dtype).
+#: scanpy 1.12.4 merges the batches of hvg flavors seurat/cell_ranger with
+#: ``df.sort_values(..., inplace=True)`` (deprecated in pandas 3.1).  They tell which
+#: code ran, nothing about the results
+PRISTINE_ONLY_WARNINGS = (
     "pandas.errors.Pandas4Warning: The 'mode.chained_assignment' option is deprecated.",
     "pandas.errors.Pandas4Warning: The 'future.infer_string' option is deprecated",
+    "pandas.errors.Pandas4Warning: The inplace keyword in DataFrame.sort_values is deprecated",
 )
 
 
@@ -188,13 +191,13 @@ def storage_mutations_avoided(fa: dict[str, Any], fb: dict[str, Any]) -> set[str
     return keys
 
 
-def anndata_warnings_avoided(fa: dict[str, Any], fb: dict[str, Any]) -> bool:
-    """Whether patched's warnings are pristine's minus anndata-internal warnings only."""
+def pristine_only_warnings_avoided(fa: dict[str, Any], fb: dict[str, Any]) -> bool:
+    """Whether patched's warnings are pristine's minus `PRISTINE_ONLY_WARNINGS` only."""
     wa, wb = fa.get("warnings"), fb.get("warnings")
     if not isinstance(wa, tuple) or not isinstance(wb, tuple) or wa == wb:
         return False
     gone = set(wa) - set(wb)
-    return set(wb) <= set(wa) and all(w.startswith(ANNDATA_INTERNAL_WARNINGS) for w in gone)
+    return set(wb) <= set(wa) and all(w.startswith(PRISTINE_ONLY_WARNINGS) for w in gone)
 
 
 def _storage_rule_fields(keys: set[str], fa: dict[str, Any], fb: dict[str, Any]) -> set[str]:
@@ -223,14 +226,14 @@ def compare_case(cid: str, ra: dict[str, Any], rb: dict[str, Any]) -> list[Row]:
         return [Row(cid, fam, "status", math.nan, math.nan, MISMATCH, "exact", note)]
     fa, fb = ra["fields"], rb["fields"]
     accepted = _storage_rule_fields(storage_mutations_avoided(fa, fb), fa, fb)
-    anndata_warnings = anndata_warnings_avoided(fa, fb)
+    pandas4_warnings = pristine_only_warnings_avoided(fa, fb)
     rows = []
     for field in sorted(set(fa) | set(fb)):
         if field in accepted:
             rows.append(Row(cid, fam, field, 0.0, 0.0, IMPROVED, STORAGE_RULE, STORAGE_NOTE))
-        elif field == "warnings" and anndata_warnings:
+        elif field == "warnings" and pandas4_warnings:
             rows.append(
-                Row(cid, fam, field, 0.0, 0.0, IMPROVED, ANNDATA_WARNING_RULE, ANNDATA_WARNING_NOTE)
+                Row(cid, fam, field, 0.0, 0.0, IMPROVED, PANDAS4_WARNING_RULE, PANDAS4_WARNING_NOTE)
             )
         elif field not in fb:
             rows.append(
@@ -400,8 +403,8 @@ def main(argv: list[str] | None = None) -> int:
             "patched leaves it untouched",
         ),
         (
-            ANNDATA_WARNING_RULE,
-            "pristine raised anndata-internal warnings, patched built no AnnData",
+            PANDAS4_WARNING_RULE,
+            "pristine raised pandas-4 deprecation warnings from code patched no longer runs",
         ),
     ):
         improved = sorted({r.case for r in rows if r.verdict == IMPROVED and r.rule == rule})

@@ -559,11 +559,11 @@ def test_compare_accepts_only_avoided_storage_mutations():
     assert set(verdicts(same, dict(same)).values()) == {compare.IDENTICAL}
 
 
-def test_compare_accepts_only_avoided_anndata_warnings():
-    """pristine raised anndata-internal warnings (it built views/AnnData), patched did not."""
+def test_compare_accepts_only_avoided_pristine_only_warnings():
+    """pristine raised pandas-4 deprecations from code patched does not run, patched did not."""
     import compare
 
-    view = compare.ANNDATA_INTERNAL_WARNINGS[0] + " It has had no effect since pandas 3.0."
+    view = compare.PRISTINE_ONLY_WARNINGS[0] + " It has had no effect since pandas 3.0."
     other = "builtins.UserWarning: `flavor='pearson_residuals'` expects raw count data"
 
     def verdict(wa: tuple[str, ...], wb: tuple[str, ...]) -> str:
@@ -582,10 +582,15 @@ def test_compare_accepts_only_avoided_anndata_warnings():
     assert verdict((view,), (other,)) == compare.MISMATCH
     # anndata reading pandas' deprecated future.infer_string while pristine built an
     # AnnData of intermediate results (seurat_v3's aggregate)
-    infer = compare.ANNDATA_INTERNAL_WARNINGS[1] + " and will be removed in pandas 4.0."
+    infer = compare.PRISTINE_ONLY_WARNINGS[1] + " and will be removed in pandas 4.0."
     assert verdict((infer, other, view), (other, view)) == compare.IMPROVED
     assert verdict((infer, view), ()) == compare.IMPROVED
     assert verdict((infer,), (view,)) == compare.MISMATCH
+    # scanpy's own deprecated sort_values(inplace=True), merging hvg batches
+    inplace = compare.PRISTINE_ONLY_WARNINGS[2] + " and will be removed in a future version."
+    assert verdict((view, inplace), ()) == compare.IMPROVED
+    assert verdict((other, inplace), (other,)) == compare.IMPROVED
+    assert verdict((inplace,), (other,)) == compare.MISMATCH
 
 
 def test_record_tells_storage_from_value_mutations():

@@ -172,3 +172,18 @@ def test_sorted_bins_mean_both_pandas_paths(reduceat):
     dev = pd.Series(dispersions).groupby(codes).std().to_numpy().copy()
     dev[0], avg[0] = avg[0], 0.0  # one value: dev = avg, avg = 0
     np.testing.assert_array_equal(norm, (dispersions - avg[codes]) / dev[codes])
+
+
+@pytest.mark.parametrize("n_batches", [1, 2, 5])
+def test_batch_means_vs_pandas_groupby(n_batches):
+    """scanpy's merge of batch tables: ``concat(tables).groupby(gene).mean()``."""
+    rng = np.random.default_rng(n_batches)
+    n_genes = 400
+    values = rng.normal(0.0, 1.0, (n_batches, n_genes)) * 10.0 ** rng.integers(-8, 8, n_genes)
+    values[rng.random(values.shape) < 0.1] = np.nan
+    values[:, :3] = np.nan  # a gene without values: NaN
+    values[:, 3] = [np.inf] + [1.0] * (n_batches - 1)
+    names = np.array([f"g{j}" for j in rng.permutation(n_genes)])  # unsorted names
+    table = pd.DataFrame({"v": values.ravel()}, index=np.tile(names, n_batches))
+    ref = table.groupby(table.index).mean()["v"].reindex(names).to_numpy()
+    assert np.array_equal(hvg.batch_means(values), ref, equal_nan=True)

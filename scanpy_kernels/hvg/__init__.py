@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .clipped_sums import clipped_sums_csc, clipped_sums_csr, clipped_sums_dense
 from .dispersion import (
+    batch_means,
     mean_bins,
     normalized_dispersions_mean_std,
     normalized_dispersions_median_mad,
@@ -29,6 +30,7 @@ from .pearson import (
 from .welford import welford_mean_var_csc, welford_mean_var_csr, welford_mean_var_dense
 
 __all__ = [
+    "batch_means",
     "clipped_sums_csc",
     "clipped_sums_csr",
     "clipped_sums_dense",

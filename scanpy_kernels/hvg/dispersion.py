@@ -42,6 +42,7 @@ from .._welford import welford_step
 from ..toolkit import helper, kernel, routine
 
 __all__ = [
+    "batch_means",
     "mean_bins",
     "normalized_dispersions_mean_std",
     "normalized_dispersions_median_mad",
@@ -70,6 +71,18 @@ def mean_bins(means, edges):
                 hi = mid
         codes[i] = lo - 1 if (not np.isnan(x) and 0 < lo < n_edges) else -1
     return codes
+
+
+@helper
+def _kahan_add(total, carry, x):
+    """Return ``(total, carry)`` after adding ``x`` (pandas' ``group_mean`` step).
+
+    A NaN compensation (after an infinite value) is reset to 0, as pandas does.
+    """
+    y = x - carry
+    t = total + y
+    carry = t - total - y
+    return t, 0.0 if np.isnan(carry) else carry
 
 
 @helper
@@ -214,12 +227,7 @@ def normalized_dispersions_mean_std(dispersions, codes, n_bins, reduceat_means):
         if b < 0 or np.isnan(x):
             continue
         n_values[b] += 1
-        y = x - carry[b]
-        t = total[b] + y
-        carry[b] = t - total[b] - y
-        if np.isnan(carry[b]):
-            carry[b] = 0.0
-        total[b] = t
+        total[b], carry[b] = _kahan_add(total[b], carry[b], x)
         mean[b], m2[b] = welford_step(mean[b], m2[b], n_values[b], x)
     # pandas' reduceat path: bins never decrease, no NaN (then every gene has a value)
     if sorted_bins and np.sum(n_values) == dispersions.shape[0]:
@@ -337,3 +345,26 @@ def normalized_dispersions_median_mad(dispersions, codes, n_bins, c):
             if not has_nan[b]:
                 dev[b] = _mad_of_sorted(by_bin, lo, hi, c)
     return _normalize(dispersions, codes, avg, dev)
+
+
+@kernel(signatures=["float64[::1](float64[:, ::1])"], parallel=False)
+def batch_means(values):
+    """Mean over the batches (rows) of every gene (column), as scanpy combines batches.
+
+    scanpy concatenates the batches' tables and takes ``groupby(gene).mean()``: pandas'
+    Kahan mean per gene over its non-NaN values in batch order (NaN if none; with
+    two or more batches the genes' groups are never sorted, so never reduceat).
+    """
+    n_batches, n_genes = values.shape
+    out = np.empty(n_genes)
+    for j in range(n_genes):
+        total = 0.0
+        carry = 0.0
+        n = 0
+        for b in range(n_batches):
+            x = values[b, j]
+            if not np.isnan(x):
+                n += 1
+                total, carry = _kahan_add(total, carry, x)
+        out[j] = total / n if n > 0 else np.nan
+    return out
