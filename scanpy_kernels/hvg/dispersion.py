@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._columns import lower_bound
 from .._welford import welford_step
 from ..toolkit import helper, kernel, routine
 
@@ -61,15 +62,8 @@ def mean_bins(means, edges):
     for i in range(means.shape[0]):
         x = means[i]
         # pandas: k = edges.searchsorted(x, side="left"), the first edge >= x
-        lo = 0
-        hi = n_edges
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if edges[mid] < x:
-                lo = mid + 1
-            else:
-                hi = mid
-        codes[i] = lo - 1 if (not np.isnan(x) and 0 < lo < n_edges) else -1
+        k = lower_bound(edges, 0, n_edges, x)
+        codes[i] = k - 1 if (not np.isnan(x) and 0 < k < n_edges) else -1
     return codes
 
 
