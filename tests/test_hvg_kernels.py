@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numba
@@ -236,6 +237,70 @@ def test_mean_var_csr_slots_matter(x_counts):
     m1 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 1, 1, False)
     m2 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 2, 1, False)
     assert not np.array_equal(m1[1], m2[1])
+
+
+def _mean_var_csr_blocked(x, codes, nb, row_bounds, *, n_slots, count):
+    """mean_var_csr's three steps over the row blocks ``row_bounds`` (as the frontend)."""
+    data, indices, indptr = components(x)
+    slots, n_rows = call(hvg.mean_var_slots, codes, nb, n_slots)
+    sums = np.zeros((nb * n_slots, (3 if count else 2) * x.shape[1]))
+    for r0, r1 in pairwise(row_bounds):
+        p0, p1 = indptr[r0], indptr[r1]
+        block = (data[p0:p1].copy(), indices[p0:p1], indptr[r0 : r1 + 1] - p0)
+        out = call(hvg.mean_var_csr_sums, *block, x.shape[1], slots[r0:r1], n_slots, sums, count)
+        assert out is sums or np.shares_memory(out, sums)  # updated in place
+    return call(hvg.mean_var_from_sums, sums, n_rows, n_slots, 1, count)
+
+
+@pytest.mark.parametrize("index", INDEX, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+def test_mean_var_csr_blocks_bitwise(x_counts, codes3, dtype, index):
+    """Row blocks in order (any split, empty ones too) give one call's results bitwise."""
+    x = as_format(np.log1p(x_counts), "csr", dtype, index)
+    n = x.shape[0]
+    splits = ([0, n], [0, 1, 2, n], [0, 0, 137, 137, 400, n], [*range(0, n, 61), n])
+    for threads in (1, 2):
+        for codes, nb in ((codes_zero(n), 1), (codes3, 3)):
+            for n_slots in (1, 2, 3):
+                for count in (False, True):
+                    with thread_limit(threads):
+                        whole = hvg.mean_var_csr(
+                            *components(x), x.shape[1], codes, nb, n_slots, 1, count
+                        )
+                        for bounds in splits:
+                            got = _mean_var_csr_blocked(
+                                x, codes, nb, bounds, n_slots=n_slots, count=count
+                            )
+                            for w, g in zip(whole, got, strict=True):
+                                assert np.array_equal(w, g, equal_nan=True), bounds
+
+
+def test_mean_var_csr_blocks_order_matters(x_counts):
+    """The blocked sums can fail: blocks out of row order change the variances."""
+    x = as_format(np.log1p(x_counts) / 3, "csr", np.float64)
+    n = x.shape[0]
+    codes = codes_zero(n)
+    whole = hvg.mean_var_csr(*components(x), x.shape[1], codes, 1, 2, 1, False)
+    in_order = _mean_var_csr_blocked(x, codes, 1, [0, n // 2, n], n_slots=2, count=False)
+    assert np.array_equal(whole[1], in_order[1])
+    data, indices, indptr = components(x)
+    slots, n_rows = hvg.mean_var_slots(codes, 1, 2)
+    sums = np.zeros((2, 2 * x.shape[1]))
+    h = n // 2
+    for r0, r1 in ((h, n), (0, h)):  # second half first
+        p0, p1 = indptr[r0], indptr[r1]
+        hvg.mean_var_csr_sums(
+            data[p0:p1],
+            indices[p0:p1],
+            indptr[r0 : r1 + 1] - p0,
+            x.shape[1],
+            slots[r0:r1],
+            2,
+            sums,
+            False,
+        )
+    _, var, _ = hvg.mean_var_from_sums(sums, n_rows, 2, 1, False)
+    assert not np.array_equal(whole[1], var)
 
 
 @pytest.mark.parametrize(

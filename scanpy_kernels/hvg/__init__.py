@@ -17,7 +17,14 @@ from .dispersion import (
     normalized_dispersions_mean_std,
     normalized_dispersions_median_mad,
 )
-from .mean_var import mean_var_csc, mean_var_csr, mean_var_dense
+from .mean_var import (
+    mean_var_csc,
+    mean_var_csr,
+    mean_var_csr_sums,
+    mean_var_dense,
+    mean_var_from_sums,
+    mean_var_slots,
+)
 from .pearson import (
     pearson_residual_var_csc,
     pearson_residual_var_csr,
@@ -37,7 +44,10 @@ __all__ = [
     "mean_bins",
     "mean_var_csc",
     "mean_var_csr",
+    "mean_var_csr_sums",
     "mean_var_dense",
+    "mean_var_from_sums",
+    "mean_var_slots",
     "normalized_dispersions_mean_std",
     "normalized_dispersions_median_mad",
     "pearson_residual_var_csc",

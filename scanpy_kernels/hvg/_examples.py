@@ -12,6 +12,8 @@ import scipy.sparse as sp
 __all__ = [
     "clipped_sums_examples",
     "mean_var_examples",
+    "mean_var_from_sums_examples",
+    "mean_var_sums_examples",
     "pearson_residual_examples",
     "pearson_sums_examples",
     "pearson_zero_examples",
@@ -83,6 +85,45 @@ def mean_var_examples(fmt):
         return out
 
     return example
+
+
+def _row_slots(codes, n_batches, n_slots):
+    """Per row ``batch * n_slots + position in batch % n_slots``, or -1."""
+    slots = np.full(codes.shape[0], -1, np.int64)
+    for b in range(n_batches):
+        rows = np.flatnonzero(codes == b)
+        slots[rows] = b * n_slots + np.arange(rows.size) % n_slots
+    return slots, np.bincount(codes[codes >= 0], minlength=n_batches)
+
+
+def mean_var_sums_examples(rng):
+    """Make inputs of ``mean_var_csr_sums``: a block of rows added to non-zero sums."""
+    out = []
+    for x, (data, indices, indptr), codes, nb in _cases(rng, "csr"):
+        slots, _ = _row_slots(codes, nb, 2)
+        # the second half of the rows, as the second block of a blocked pass
+        r0 = x.shape[0] // 2
+        p0 = indptr[r0]
+        block = (data[p0:], indices[p0:], indptr[r0:] - p0, x.shape[1], slots[r0:], 2)
+        for count_positive in (False, True):
+            rec = 3 if count_positive else 2
+            sums = rng.uniform(0.0, 10.0, (nb * 2, rec * x.shape[1]))
+            out.append((*block, sums, count_positive))
+    return out
+
+
+def mean_var_from_sums_examples(rng):
+    """Make inputs of ``mean_var_from_sums``: partial sums of 2 slots per batch."""
+    out = []
+    for x, _, codes, nb in _cases(rng, "dense"):
+        _, counts = _row_slots(codes, nb, 2)
+        for count_positive in (False, True):
+            rec = 3 if count_positive else 2
+            sums = rng.uniform(0.0, 10.0, (nb * 2, rec * x.shape[1]))
+            if count_positive:
+                sums[:, 2::3] = np.floor(sums[:, 2::3])
+            out.append((sums, counts.astype(np.int64), 2, 1, count_positive))
+    return out
 
 
 def pearson_sums_examples(fmt):

@@ -16,9 +16,13 @@ scanpy 1.12.4 calls) bitwise, including its summation order:
 
 Then ``var *= n / (n - correction)`` unless ``n == 1`` (``correction=0``: none).
 
-flavor seurat's moments are those of ``expm1`` of the log data: the frontend passes
-numpy's ``expm1`` of the stored values (what scanpy computes on its copy; numpy's SIMD
-``expm1`` is not the C library's, which a kernel would call, see docs/kernel-guide.md).
+flavor seurat's moments are those of ``expm1`` of the log data: the frontend applies
+numpy's ``expm1`` (what scanpy applies to its copy of the matrix; numpy's SIMD
+``expm1`` is not the C library's, which a kernel would call, see docs/kernel-guide.md)
+to one block of stored values at a time and passes each block: CSC and dense by
+columns (each column is summed on its own), CSR by rows, through
+``mean_var_slots`` / ``mean_var_csr_sums`` / ``mean_var_from_sums``, the three steps of
+``mean_var_csr``, which keep the partial sums between blocks.
 
 Batches: ``codes[i]`` is row ``i``'s batch in ``[0, n_batches)`` or ``-1`` (row
 skipped); batch ``b`` gives what scanpy computes on ``X[codes == b]``.  Returns
@@ -34,11 +38,22 @@ import numba
 import numpy as np
 
 from .._columns import balanced_column_blocks, even_column_blocks, row_entries
-from ..toolkit import assume, helper, kernel, num_threads, zeros2
+from ..toolkit import assume, helper, kernel, num_threads, routine, zeros2
 from ._common import batch_positions, n_blocks_for, signatures
-from ._examples import mean_var_examples
+from ._examples import (
+    mean_var_examples,
+    mean_var_from_sums_examples,
+    mean_var_sums_examples,
+)
 
-__all__ = ["mean_var_csc", "mean_var_csr", "mean_var_dense"]
+__all__ = [
+    "mean_var_csc",
+    "mean_var_csr",
+    "mean_var_csr_sums",
+    "mean_var_dense",
+    "mean_var_from_sums",
+    "mean_var_slots",
+]
 
 _OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
 #: data, indices, indptr, n_cols, codes, n_batches, n_slots, correction, count_positive
@@ -46,6 +61,15 @@ _CSR = signatures(
     _OUT
     + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, int64, boolean)"
 )
+#: codes, n_batches, n_slots
+_SLOTS = ["Tuple((int64[::1], int64[::1]))(int64[::1], int64, int64)"]
+#: data, indices, indptr, n_cols, slots, n_slots, sums (updated), count_positive
+_SUMS = signatures(
+    "float64[:, ::1]({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64,"
+    " float64[:, ::1], boolean)"
+)
+#: sums, counts, n_slots, correction, count_positive
+_FROM_SUMS = [_OUT + "(float64[:, ::1], int64[::1], int64, int64, boolean)"]
 #: data, indices, indptr, n_cols, codes, n_batches, correction, count_positive
 _CSC = signatures(
     _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, boolean)"
@@ -67,6 +91,82 @@ def _finish(s, q, n, correction):
     return mean, var
 
 
+@helper
+def _record_width(count_positive):
+    """Fields of a partial-sum record: sum, sum of squares (and the positives)."""
+    return 3 if count_positive else 2
+
+
+@routine
+def _row_slots(codes, n_batches, n_slots):
+    """Per row its partial-sum row ``batch * n_slots + position % n_slots`` (or -1)."""
+    pos, counts = batch_positions(codes, n_batches)
+    slots = np.empty(codes.shape[0], np.int64)
+    for i in range(codes.shape[0]):
+        slots[i] = codes[i] * n_slots + pos[i] % n_slots if codes[i] >= 0 else -1
+    return slots, counts
+
+
+@helper
+def _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positive):
+    """Add every row ``i`` with ``slots[i] >= 0`` into ``sums[slots[i]]``, in row order.
+
+    fast_array_utils' own split: slot ``t`` sums the rows at positions ``t``,
+    ``t + n_slots``, ... of each batch, one task per slot, each over whole rows.  With
+    fewer slots than threads, a slot is also split into column blocks (found by
+    binary search).
+    """
+    n_rows = indptr.shape[0] - 1
+    rec = _record_width(count_positive)
+    n_split = max(1, min(n_cols, -(-num_threads() // n_slots)))
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_split)
+    for task in numba.prange(n_slots * n_split):
+        t = task // n_split
+        lo = bounds[task % n_split]
+        hi = bounds[task % n_split + 1]
+        for i in range(n_rows):
+            s = slots[i]
+            if s >= 0 and s % n_slots == t:
+                row = sums[s]
+                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
+                for p in range(vals.shape[0]):
+                    q = rec * cols[p]
+                    assume(q >= 0)
+                    x = vals[p]
+                    row[q] += x  # race-free: slot t's own rows, columns lo..hi
+                    row[q + 1] += x * x  # race-free: slot t's own rows, columns lo..hi
+                    if count_positive:
+                        row[q + 2] += x > 0  # race-free: slot t's own rows, lo..hi
+
+
+@helper
+def _moments_from_sums(sums, counts, n_slots, correction, count_positive):
+    """Mean, variance (and positives) per batch and column from the slots' sums."""
+    n_batches = counts.shape[0]
+    rec = _record_width(count_positive)
+    n_cols = sums.shape[1] // rec
+    mean = np.empty((n_batches, n_cols))
+    var = np.empty((n_batches, n_cols))
+    npos = np.empty((n_batches, n_cols if count_positive else 0), np.int64)
+    for j in numba.prange(n_cols):
+        q = rec * j
+        for b in range(n_batches):
+            tot = 0.0  # sums[:, c].sum(): slots in order
+            tot_sq = 0.0
+            n_pos = 0.0
+            for t in range(n_slots):
+                tot += sums[b * n_slots + t, q]
+                tot_sq += sums[b * n_slots + t, q + 1]
+                if count_positive:
+                    n_pos += sums[b * n_slots + t, q + 2]
+            m, v2 = _finish(tot, tot_sq, counts[b], correction)
+            mean[b, j] = m
+            var[b, j] = v2
+            if count_positive:
+                npos[b, j] = np.int64(n_pos)
+    return mean, var, npos
+
+
 @kernel(signatures=_CSR, example=mean_var_examples("csr"))
 def mean_var_csr(
     data,
@@ -80,55 +180,51 @@ def mean_var_csr(
     count_positive,
 ):
     """Mean/var per batch and column of a canonical CSR matrix (sorted row indices)."""
-    n_rows = indptr.shape[0] - 1
-    pos, counts = batch_positions(codes, n_batches)
+    slots, counts = _row_slots(codes, n_batches, n_slots)
     # a record per (batch, slot, column), its fields side by side (an update touches
     # one cache line): sum, sum of squares, and with count_positive the positives
     # (a float64 count: exact below 2**53)
-    rec = 3 if count_positive else 2
-    acc = zeros2(n_batches * n_slots, rec * n_cols, np.float64)
-    # fast_array_utils' own split: slot t sums the rows at positions t, t + n_slots, ...
-    # of each batch, one task per slot, each over whole rows.  With fewer slots than
-    # threads, a slot is also split into column blocks (found by binary search).
-    n_split = max(1, min(n_cols, -(-num_threads() // n_slots)))
-    bounds = balanced_column_blocks(indices, indptr, n_cols, n_split)
-    for task in numba.prange(n_slots * n_split):
-        t = task // n_split
-        lo = bounds[task % n_split]
-        hi = bounds[task % n_split + 1]
-        for i in range(n_rows):
-            b = codes[i]
-            if b >= 0 and pos[i] % n_slots == t:
-                row = acc[b * n_slots + t]
-                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
-                for p in range(vals.shape[0]):
-                    q = rec * cols[p]
-                    assume(q >= 0)
-                    x = vals[p]
-                    row[q] += x  # race-free: slot t's own rows, columns lo..hi
-                    row[q + 1] += x * x  # race-free: slot t's own rows, columns lo..hi
-                    if count_positive:
-                        row[q + 2] += x > 0  # race-free: slot t's own rows, lo..hi
-    mean = np.empty((n_batches, n_cols))
-    var = np.empty((n_batches, n_cols))
-    npos = np.empty((n_batches, n_cols if count_positive else 0), np.int64)
-    for j in numba.prange(n_cols):
-        q = rec * j
-        for b in range(n_batches):
-            tot = 0.0  # sums[:, c].sum(): slots in order
-            tot_sq = 0.0
-            n_pos = 0.0
-            for t in range(n_slots):
-                tot += acc[b * n_slots + t, q]
-                tot_sq += acc[b * n_slots + t, q + 1]
-                if count_positive:
-                    n_pos += acc[b * n_slots + t, q + 2]
-            m, v2 = _finish(tot, tot_sq, counts[b], correction)
-            mean[b, j] = m
-            var[b, j] = v2
-            if count_positive:
-                npos[b, j] = np.int64(n_pos)
-    return mean, var, npos
+    rec = _record_width(count_positive)
+    sums = zeros2(n_batches * n_slots, rec * n_cols, np.float64)
+    _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positive)
+    return _moments_from_sums(sums, counts, n_slots, correction, count_positive)
+
+
+# ``mean_var_csr`` in three steps, for a frontend that passes the rows in blocks (of
+# values it computes block by block, e.g. seurat's expm1): the same sums, in the same
+# order, as one call over the whole matrix.
+
+
+@kernel(signatures=_SLOTS, parallel=False)
+def mean_var_slots(codes, n_batches, n_slots):
+    """Return ``(slots, counts)``: each row's partial-sum row (-1: none), rows per batch.
+
+    Row ``i`` of batch ``b`` at position ``k`` in it adds into partial-sum row
+    ``b * n_slots + k % n_slots``, as fast_array_utils' split does (see
+    :func:`mean_var_csr_sums`).
+    """
+    return _row_slots(codes, n_batches, n_slots)
+
+
+@kernel(signatures=_SUMS, example=mean_var_sums_examples)
+def mean_var_csr_sums(
+    data, indices, indptr, n_cols, slots, n_slots, sums, count_positive
+):
+    """Add a block of CSR rows into ``sums`` (updated in place and returned).
+
+    ``sums`` is ``(n_batches * n_slots, rec * n_cols)``, zeroed before the first block
+    (``rec`` = 3 with ``count_positive``, else 2); ``slots`` are the block's rows' entries
+    of :func:`mean_var_slots`.  Blocks passed in row order give the sums of one
+    :func:`mean_var_csr` call bitwise.
+    """
+    _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positive)
+    return sums
+
+
+@kernel(signatures=_FROM_SUMS, example=mean_var_from_sums_examples)
+def mean_var_from_sums(sums, counts, n_slots, correction, count_positive):
+    """Mean/var (and positives) per batch and column of :func:`mean_var_csr_sums`' sums."""
+    return _moments_from_sums(sums, counts, n_slots, correction, count_positive)
 
 
 @kernel(signatures=_CSC, example=mean_var_examples("csc"))
