@@ -292,6 +292,23 @@ def hvg_real_cases() -> Iterator[Case]:
                 batch_key=batch,
             )
             yield _case("hvg", HVG_EXP, counts, "pearson", n_top_genes=500, batch_key=batch)
+    # flavor seurat un-logs a few MiB of stored values at a time (patch 0010): inputs of
+    # several blocks (14 MiB of float32 values) in each layout, with batches and a base
+    kang = "kang_muscat_8684x2511_counts.h5ad"
+    for lay in (CSR64_I64, CSC32, DENSE32):
+        yield _case("hvg", HVG, Real(kang, lay, values="log1p"), "seurat", flavor="seurat")
+    yield _case(
+        "hvg",
+        HVG,
+        Real(kang, CSC32, values="log1p"),
+        "seurat",
+        flavor="seurat",
+        batch_key="sample_id",
+        n_top_genes=500,
+    )
+    size = {"n_obs": 6000, "n_vars": 2000, "density": 0.1, "seed": 3}
+    several = gen(size, CSR32, values="log1p", log1p_base=2)
+    yield _case("hvg", HVG, several, "seurat", flavor="seurat", batch_key="batch")
     example = "kang_muscat_example_1556x1267_counts.h5ad"
     # generated inputs have all-zero cells (residual variances all NaN): real data here
     for lay in (CSR64_I64, CSC32, CSC64_I64, DENSE32, DENSE64, NONCANON32, NONCANON_CSC32):
