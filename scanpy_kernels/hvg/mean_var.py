@@ -197,7 +197,7 @@ def mean_var_csr(
 
 @kernel(signatures=_SLOTS, parallel=False)
 def mean_var_slots(codes, n_batches, n_slots):
-    """Return ``(slots, counts)``: each row's partial-sum row (-1: none), rows per batch.
+    """Return ``(slots, counts)``: each row's partial-sum row (or -1), rows per batch.
 
     Row ``i`` of batch ``b`` at position ``k`` in it adds into partial-sum row
     ``b * n_slots + k % n_slots``, as fast_array_utils' split does (see
@@ -210,12 +210,12 @@ def mean_var_slots(codes, n_batches, n_slots):
 def mean_var_csr_sums(
     data, indices, indptr, n_cols, slots, n_slots, sums, count_positive
 ):
-    """Add a block of CSR rows into ``sums`` (updated in place and returned).
+    """Add a block of canonical CSR rows into ``sums`` (updated in place and returned).
 
-    ``sums`` is ``(n_batches * n_slots, rec * n_cols)``, zeroed before the first block
-    (``rec`` = 3 with ``count_positive``, else 2); ``slots`` are the block's rows' entries
-    of :func:`mean_var_slots`.  Blocks passed in row order give the sums of one
-    :func:`mean_var_csr` call bitwise.
+    ``sums`` is ``(n_batches * n_slots, rec * n_cols)``, zeroed before the first
+    block (``rec`` = 3 with ``count_positive``, else 2); ``slots`` are the block's
+    rows' entries of :func:`mean_var_slots`.  Blocks passed in row order give the
+    sums of one :func:`mean_var_csr` call bitwise.
     """
     _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positive)
     return sums
@@ -223,7 +223,7 @@ def mean_var_csr_sums(
 
 @kernel(signatures=_FROM_SUMS, example=mean_var_from_sums_examples)
 def mean_var_from_sums(sums, counts, n_slots, correction, count_positive):
-    """Mean/var (and positives) per batch and column of :func:`mean_var_csr_sums`' sums."""
+    """Mean/var (and positives) per batch and column from :func:`mean_var_csr_sums`."""
     return _moments_from_sums(sums, counts, n_slots, correction, count_positive)
 
 
