@@ -292,7 +292,7 @@ def hvg_real_cases() -> Iterator[Case]:
                 batch_key=batch,
             )
             yield _case("hvg", HVG_EXP, counts, "pearson", n_top_genes=500, batch_key=batch)
-    # flavor seurat un-logs a few MiB of stored values at a time (patch 0010): inputs of
+    # flavor seurat un-logs 8 MiB of stored values at a time (patch 0010): inputs of
     # several blocks (14 MiB of float32 values) in each layout, with batches and a base
     kang = "kang_muscat_8684x2511_counts.h5ad"
     for lay in (CSR64_I64, CSC32, DENSE32):
@@ -306,7 +306,7 @@ def hvg_real_cases() -> Iterator[Case]:
         batch_key="sample_id",
         n_top_genes=500,
     )
-    size = {"n_obs": 6000, "n_vars": 2000, "density": 0.1, "seed": 3}
+    size = {"n_obs": 6000, "n_vars": 4000, "density": 0.15, "seed": 3}  # 14 MiB
     several = gen(size, CSR32, values="log1p", log1p_base=2)
     yield _case("hvg", HVG, several, "seurat", flavor="seurat", batch_key="batch")
     example = "kang_muscat_example_1556x1267_counts.h5ad"
