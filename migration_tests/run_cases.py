@@ -4,7 +4,8 @@ Run it with the interpreter of the environment under test (pristine or patched
 scanpy)::
 
     python migration_tests/run_cases.py --out build/migration/pristine.pkl \
-        [--family hvg] [--pattern 'hvg/seurat*'] [--list]
+        [--family hvg] [--pattern 'hvg/seurat*'] [--shard K/N] [--list]
+    python migration_tests/run_cases.py --out ALL.pkl --merge SHARD0.pkl SHARD1.pkl
 
 For each case the input is built (once per input spec) and the call gets a fresh
 deep copy. Saved per case: the whole ``obs``/``var``/``uns`` after the call (so
@@ -205,6 +206,62 @@ def _reexec_with_fixed_hash_seed() -> None:
         os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 
+def _shard_arg(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        msg = f"expected K/N with 0 <= K < N, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(k), int(n)
+
+
+def shard(cases: list[Case], k: int, n: int) -> list[Case]:
+    """The cases of shard ``k`` of ``n``, whole inputs per shard (each is built once).
+
+    Inputs go to the shard with the fewest cases so far, most cases first.
+    """
+    by_input: dict[InputSpec, int] = {}
+    for c in cases:
+        by_input[c.input] = by_input.get(c.input, 0) + 1
+    load = [0] * n
+    owner: dict[InputSpec, int] = {}
+    for spec, count in sorted(by_input.items(), key=lambda kv: -kv[1]):
+        owner[spec] = load.index(min(load))
+        load[owner[spec]] += count
+    return [c for c in cases if owner[c.input] == k]
+
+
+def merge(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """One output from the outputs of shards (same environment, disjoint cases)."""
+    cases: dict[str, dict[str, Any]] = {}
+    for p in payloads:
+        if p["environment"] != payloads[0]["environment"]:
+            msg = "cannot merge outputs of different environments"
+            raise ValueError(msg)
+        if cases.keys() & p["cases"].keys():
+            msg = "cannot merge outputs that share cases"
+            raise ValueError(msg)
+        cases.update(p["cases"])
+    return {
+        **payloads[0],
+        "families": sorted({f for p in payloads for f in p["families"]}),
+        "cases": cases,
+        "elapsed": max(p["elapsed"] for p in payloads),
+    }
+
+
+def _load(path: Path) -> dict[str, Any]:
+    with path.open("rb") as f:
+        return pickle.load(f)
+
+
+def _save(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="pickle to write")
@@ -212,8 +269,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pattern", help="only case ids matching this glob")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--shard", type=_shard_arg, help="K/N: only the K-th of N shards (0 <= K < N)"
+    )
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", help="write the union of these outputs to --out"
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        if args.out is None:
+            parser.error("--merge needs --out")
+        _save(args.out, merge([_load(p) for p in args.merge]))
+        return 0
     cases = select(args.family, args.pattern)
+    if args.shard is not None:
+        cases = shard(cases, *args.shard)
     if args.list:
         for c in cases:
             print(f"{c.id}\n    {c.describe()}")
@@ -231,11 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": results,
         "elapsed": time.perf_counter() - t0,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    with tmp.open("wb") as f:
-        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(args.out)
+    _save(args.out, payload)
     counts: dict[str, int] = {}
     for r in results.values():
         counts[r["status"]] = counts.get(r["status"], 0) + 1

@@ -727,3 +727,63 @@ def test_tools_are_stdlib_only():
             )
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+# --- sharded case runs (series gate) -----------------------------------------------------
+
+
+def test_shards_split_cases_by_whole_inputs():
+    pytest.importorskip("anndata")
+    from cases import select
+    from run_cases import shard
+
+    cases = select(["hvg", "rank_genes_groups"])
+    for n in (1, 2, 3):
+        parts = [shard(cases, k, n) for k in range(n)]
+        ids = [c.id for part in parts for c in part]
+        assert sorted(ids) == sorted(c.id for c in cases)  # each case exactly once
+        inputs = [{c.input for c in part} for part in parts]
+        for a in range(n):
+            for b in range(a + 1, n):
+                assert not inputs[a] & inputs[b]  # an input is built in one shard only
+        sizes = [len(part) for part in parts]
+        assert max(sizes) - min(sizes) <= max(len(cases) // 10, 1), sizes
+        # each shard keeps the cases' order
+        order = {c.id: i for i, c in enumerate(cases)}
+        for part in parts:
+            assert [order[c.id] for c in part] == sorted(order[c.id] for c in part)
+
+
+def test_merge_of_shard_outputs(tmp_path):
+    pytest.importorskip("anndata")
+    import run_cases
+
+    env = {"scanpy": "1.12.4"}
+    one = {
+        "format": 1,
+        "environment": env,
+        "families": ["hvg"],
+        "pattern": None,
+        "cases": {"a": {"status": "ok"}},
+        "elapsed": 2.0,
+    }
+    two = {
+        **one,
+        "families": ["rank_genes_groups"],
+        "cases": {"b": {"status": "error"}},
+        "elapsed": 3.0,
+    }
+    paths = []
+    for i, payload in enumerate((one, two)):
+        paths.append(tmp_path / f"s{i}.pkl")
+        run_cases._save(paths[-1], payload)
+    out = tmp_path / "all.pkl"
+    assert run_cases.main(["--out", str(out), "--merge", *map(str, paths)]) == 0
+    merged = run_cases._load(out)
+    assert merged["cases"] == {"a": {"status": "ok"}, "b": {"status": "error"}}
+    assert merged["families"] == ["hvg", "rank_genes_groups"]
+    assert merged["elapsed"] == 3.0
+    with pytest.raises(ValueError, match="share cases"):
+        run_cases.merge([one, one])
+    with pytest.raises(ValueError, match="different environments"):
+        run_cases.merge([one, {**two, "environment": {"scanpy": "1.12.3"}}])

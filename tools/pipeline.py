@@ -43,6 +43,8 @@ MIGRATION_DIR = BUILD_DIR / "migration"
 HARNESS_DIR = REPO_ROOT / "migration_tests"
 TESTS_DIR = BUILD_DIR / "scanpy-tests"
 DEFAULT_FAMILIES = ("hvg", "rank_genes_groups")
+#: processes per patched case run of the series gate (one core each)
+CASE_SHARDS = max(1, min(4, os.cpu_count() or 1))
 # the series under test; `--patches DIR` points it at a candidate series
 SERIES = {"dir": PATCHES_DIR}
 
@@ -101,45 +103,75 @@ def _harness_key(env: envs.Venv, extra: object = None) -> str:
 
 @dataclass
 class CaseRun:
-    """One ``run_cases.py`` run (or its cached output) in one environment."""
+    """One ``run_cases.py`` run (or its cached output) in one environment.
+
+    With several shards, one process per shard (whole inputs each) and their outputs
+    merged into ``out`` by the environment's own interpreter.
+    """
 
     env: envs.Venv
     out: Path
-    proc: subprocess.Popen[bytes] | None = None
+    shards: int = 1
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    @property
-    def log_path(self) -> Path:
-        return MIGRATION_DIR / "logs" / f"{self.env.name}.log"
+    def log_path(self, k: int) -> Path:
+        suffix = f"-{k}" if self.shards > 1 else ""
+        return MIGRATION_DIR / "logs" / f"{self.env.name}{suffix}.log"
+
+    def shard_out(self, k: int) -> Path:
+        return self.out.with_suffix(f".shard{k}.pkl") if self.shards > 1 else self.out
 
     def wait(self) -> Path:
-        if self.proc is None:
+        if not self.procs:
             return self.out
-        code = self.proc.wait()
-        self.proc = None
-        lines = self.log_path.read_text().strip().splitlines() if self.log_path.exists() else []
-        log(f"[{self.env.name}] " + (lines[-1] if lines else "no output"))
-        if code != 0 or not self.out.exists():
-            msg = f"run_cases.py failed in {self.env.name} (exit {code}); see {self.log_path}"
-            raise ToolError(msg)
+        codes = [proc.wait() for proc in self.procs]
+        for k, code in enumerate(codes):
+            path = self.log_path(k)
+            lines = path.read_text().strip().splitlines() if path.exists() else []
+            log(f"[{self.env.name}] " + (lines[-1] if lines else "no output"))
+            if code != 0 or not self.shard_out(k).exists():
+                msg = f"run_cases.py failed in {self.env.name} (exit {code}); see {path}"
+                raise ToolError(msg)
+        if self.shards > 1:
+            shards = [self.shard_out(k) for k in range(self.shards)]
+            cmd = [str(self.env.python), str(HARNESS_DIR / "run_cases.py"), "--out"]
+            subprocess.run([*cmd, str(self.out), "--merge", *map(str, shards)], check=True)
+            for path in shards:
+                path.unlink()
+        self.procs = []
         return self.out
 
 
 def start_cases(
-    env: envs.Venv, families: list[str], key_extra: object = None, *, fresh: bool = False
+    env: envs.Venv,
+    families: list[str],
+    key_extra: object = None,
+    *,
+    fresh: bool = False,
+    shards: int = 1,
 ) -> CaseRun:
-    """Start ``run_cases.py`` for ``families`` in ``env`` unless cached output exists."""
+    """Start ``run_cases.py`` for ``families`` in ``env`` unless cached output exists.
+
+    ``shards`` > 1 splits the cases over that many processes (one core each: the
+    cases run scanpy with its default ``n_jobs=1``).
+    """
     fam = "+".join(sorted(families))
     out = MIGRATION_DIR / f"{env.name}-{fam}-{_harness_key(env, key_extra)}.pkl"
-    run = CaseRun(env, out)
+    run = CaseRun(env, out, shards)
     if out.exists() and not fresh:
         log(f"[{env.name}] reusing cached case outputs {out.name}")
         return run
-    cmd = [str(env.python), str(HARNESS_DIR / "run_cases.py"), "--out", str(out)]
-    cmd += [a for f in families for a in ("--family", f)]
-    run.log_path.parent.mkdir(parents=True, exist_ok=True)
-    log(f"[{env.name}] {' '.join(cmd)}  (log: {run.log_path})")
-    with run.log_path.open("w") as f:
-        run.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT)
+    base = [str(env.python), str(HARNESS_DIR / "run_cases.py")]
+    base += [a for f in families for a in ("--family", f)]
+    for k in range(shards):
+        cmd = [*base, "--out", str(run.shard_out(k))]
+        cmd += ["--shard", f"{k}/{shards}"] if shards > 1 else []
+        path = run.log_path(k)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log(f"[{env.name}] {' '.join(cmd)}  (log: {path})")
+        with path.open("w") as f:
+            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT)
+        run.procs.append(proc)
     return run
 
 
@@ -220,6 +252,13 @@ def verifier(env: envs.Venv, fork_dir: Path = fork.DEFAULT_FORK) -> str:
         "print(bool(s) and (s.submodule_search_locations is None or "
         "bool(u.find_spec('scanpy._kernels.verify.__main__'))))"
     )
+    tree = git(fork_dir, "rev-parse", f"HEAD:{load_pins().vendor_target}").stdout.strip()
+    deps = {k: v for k, v in env.stamps().items() if k != "fork"}
+    stamp = VERIFY_CACHE / f"{tree}-{envs.key(deps)}.passed"
+    if stamp.exists():
+        # the cases import scanpy next (and fail if it does not import)
+        log(f"verifier: passed before on this exact kernels tree ({tree[:12]}): reused")
+        return "passed (cached)"
     smoke = subprocess.run([env.python, "-c", "import scanpy, scanpy._kernels"], check=False)
     if smoke.returncode != 0:
         msg = "import scanpy / scanpy._kernels fails in the patched env"
@@ -228,12 +267,6 @@ def verifier(env: envs.Venv, fork_dir: Path = fork.DEFAULT_FORK) -> str:
     if has.stdout.strip() != "True":
         log("verifier: scanpy._kernels.verify is not runnable in this fork yet: skipped")
         return "absent"
-    tree = git(fork_dir, "rev-parse", f"HEAD:{load_pins().vendor_target}").stdout.strip()
-    deps = {k: v for k, v in env.stamps().items() if k != "fork"}
-    stamp = VERIFY_CACHE / f"{tree}-{envs.key(deps)}.passed"
-    if stamp.exists():
-        log(f"verifier: passed before on this exact kernels tree ({tree[:12]}): reused")
-        return "passed (cached)"
     proc = subprocess.run([env.python, "-m", "scanpy._kernels.verify"], cwd=BUILD_DIR, check=False)
     if proc.returncode != 0:
         msg = "python -m scanpy._kernels.verify reported findings"
@@ -283,7 +316,11 @@ def series_gate(*, fresh: bool = False) -> bool:
             timer.run(f"{step}: install", envs.install_fork, fork.DEFAULT_FORK)
             ver = timer.run(f"{step}: verifier", verifier, envs.PATCHED)
             if migrated and pristine_run is not None:
-                patched_run = start_cases(envs.PATCHED, migrated, fork_head(), fresh=fresh)
+                # one shard per core: the pristine run (started first) is done by now,
+                # or soon, and each case process runs on one core
+                patched_run = start_cases(
+                    envs.PATCHED, migrated, fork_head(), fresh=fresh, shards=CASE_SHARDS
+                )
                 b = timer.run(f"{step}: cases {','.join(migrated)} (patched)", patched_run.wait)
                 a = timer.run(f"{step}: cases (pristine, all families)", pristine_run.wait)
                 if not timer.run(f"{step}: compare", compare, a, b, migrated):
