@@ -142,6 +142,20 @@ class CaseRun:
         return self.out
 
 
+def case_env(env: envs.Venv) -> dict[str, str]:
+    """Environment variables of a case run in ``env``: a numba cache kept beside it.
+
+    Installing the fork replaces ``site-packages/scanpy`` with its ``__pycache__``,
+    where numba keeps compiled kernels by default; in ``build/numba-cache/<env>``
+    they outlive a reinstall, and numba's index (keyed by source content, and by the
+    kernel layer's salt) serves them again where the sources are the same (the
+    vendored kernels are the same in every prefix of the series). An existing
+    ``NUMBA_CACHE_DIR`` is kept.
+    """
+    cache = os.environ.get("NUMBA_CACHE_DIR") or str(BUILD_DIR / "numba-cache" / env.name)
+    return {**os.environ, "NUMBA_CACHE_DIR": cache}
+
+
 def start_cases(
     env: envs.Venv,
     families: list[str],
@@ -170,7 +184,9 @@ def start_cases(
         path.parent.mkdir(parents=True, exist_ok=True)
         log(f"[{env.name}] {' '.join(cmd)}  (log: {path})")
         with path.open("w") as f:
-            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                cmd, cwd=REPO_ROOT, env=case_env(env), stdout=f, stderr=subprocess.STDOUT
+            )
         run.procs.append(proc)
     return run
 
@@ -340,8 +356,8 @@ def series_gate(*, fresh: bool = False) -> bool:
             rows.append((p.index, p.name, ",".join(p.migrates) or "-", "FAILED"))
             failure = f"patch {p.index}/{len(patches)} {p.name} breaks the series:\n{e}"
             break
-    if pristine_run is not None and pristine_run.proc is not None:
-        pristine_run.proc.terminate()  # the gate already failed; do not wait for it
+    for proc in pristine_run.procs if pristine_run is not None else ():
+        proc.terminate()  # the gate already failed; do not wait for it
     timer.report()
     print("\nseries gate:")
     for i, name, fams, state in rows:
