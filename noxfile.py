@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parent
 PIPELINE = str(ROOT / "tools" / "pipeline.py")
 
 nox.options.default_venv_backend = "uv|virtualenv"
+# uv installs bytecode only when asked: with PYTHONDONTWRITEBYTECODE set (as on this
+# project's machines), every test process would otherwise compile scanpy's sources
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
 
