@@ -1,12 +1,37 @@
-"""scanpy's kernel layer: pure, parallel, verified numba kernels.
+"""scanpy's kernel layer: pure, parallel, verified numba kernels and their drivers.
 
-Vendored verbatim as ``scanpy._kernels``; relative imports only.  Kernels take arrays,
-CSR/CSC components or :mod:`.sparse` views, never AnnData, strings or flavors:
-validation and dispatch are the frontend's job.
+Vendored verbatim as ``scanpy._kernels``; relative imports only.  A frontend (a scanpy
+function) validates its arguments, turns its matrix into the kernel input with
+:func:`as_matrix` (or keeps scanpy's own code where that raises :class:`Unsupported`),
+calls a family's drivers and writes the results:
+
+- :mod:`.hvg`: ``highly_variable_genes`` (seurat, cell_ranger, seurat_v3, Pearson
+  residuals): :func:`.hvg.mean_var`, :func:`.hvg.welford_mean_var`,
+  :func:`.hvg.clipped_sums`, :func:`.hvg.dispersions_seurat`,
+  :func:`.hvg.dispersions_cell_ranger`, :func:`.hvg.combine_batches`,
+  :func:`.hvg.pearson_residual_variances`;
+- :mod:`.rank_genes_groups`: :func:`.rank_genes_groups.group_means`,
+  :func:`.rank_genes_groups.group_mean_var`, :func:`.rank_genes_groups.ranksums`,
+  :func:`.rank_genes_groups.wilcoxon_zscores` and the rest statistics;
+- :mod:`.counts`: :func:`.counts.nonnegative_integers` (the raw-count check).
+
+Drivers own block planning, memory budgets, thread slots and format routing; kernels
+(in each family's modules) take arrays only, never AnnData, strings or flavors.
 """
 
 from __future__ import annotations
 
+from . import counts, hvg, rank_genes_groups
+from ._input import Matrix, Unsupported, as_matrix, sorted_indices
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "Matrix",
+    "Unsupported",
+    "__version__",
+    "as_matrix",
+    "counts",
+    "hvg",
+    "rank_genes_groups",
+    "sorted_indices",
+]

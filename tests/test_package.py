@@ -40,7 +40,7 @@ def test_importable_under_another_parent(tmp_path):
     parent = tmp_path / "fakescanpy"
     shutil.copytree(PKG, parent / "_kernels", ignore=shutil.ignore_patterns("__pycache__"))
     (parent / "__init__.py").write_text("")
-    code = "import fakescanpy._kernels as k, fakescanpy._kernels.toolkit, fakescanpy._kernels.sparse; print(k.__version__)"
+    code = "import fakescanpy._kernels as k, fakescanpy._kernels.toolkit, fakescanpy._kernels.hvg; print(k.__version__)"
     res = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
     )

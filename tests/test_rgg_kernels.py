@@ -20,7 +20,6 @@ from scanpy_kernels.rank_genes_groups import (
     group_sums_csc,
     group_sums_csr,
     group_sums_dense,
-    ranksum_zscores,
     ranksums_csc,
     ranksums_csr,
     ranksums_dense,
@@ -36,6 +35,7 @@ from scanpy_kernels.rank_genes_groups._sort import (
     radix_sort,
     slot_room,
 )
+from scanpy_kernels.rank_genes_groups.drivers import wilcoxon_zscores
 from scanpy_kernels.toolkit import thread_limit
 
 # --------------------------------------------------------------------------- glue
@@ -95,7 +95,7 @@ def run_kernels(x, codes, n_groups, *, ref=-1, method="wilcoxon", tie_correct=Fa
 
     if method == "wilcoxon":
         rank_sums, tie_sums = _call(RANKSUMS, x, codes, n_groups, ref)
-        z = ranksum_zscores(rank_sums, tie_sums, sizes, ref, tie_correct)
+        z = wilcoxon_zscores(rank_sums, tie_sums, sizes, ref, tie_correct=tie_correct)
         out["scores"] = z
         out["pvals"] = 2 * stats.distributions.norm.sf(np.abs(z))
     else:

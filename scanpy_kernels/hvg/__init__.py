@@ -1,11 +1,10 @@
-"""Highly-variable-genes kernels (seurat, cell_ranger, seurat_v3, pearson residuals).
+"""Highly-variable genes (seurat, cell_ranger, seurat_v3, Pearson residuals).
 
-The moments and sums over cells, and (``dispersion``) the mean bins and normalized
-dispersions over genes of flavors seurat and cell_ranger.
-
-Pure numba kernels over raw CSR/CSC components and C-contiguous dense arrays; the
-scanpy frontend validates inputs (canonical sparse: sorted, duplicate-free indices)
-and dispatches.  Batches are given as ``codes`` (int64 per row, ``-1``: skip row).
+The drivers (:mod:`.drivers`: a :class:`~.._input.Matrix` in, arrays out) are what
+scanpy's frontends call; the kernels they route to take raw CSR/CSC components or
+C-contiguous arrays: the moments and sums over cells, and (``dispersion``) the mean
+bins and normalized dispersions over genes of flavors seurat and cell_ranger.
+Batches are given as ``codes`` (int64 per row, ``-1``: skip row).
 """
 
 from __future__ import annotations
@@ -16,6 +15,16 @@ from .dispersion import (
     mean_bins,
     normalized_dispersions_mean_std,
     normalized_dispersions_median_mad,
+)
+from .drivers import (
+    Dispersions,
+    clipped_sums,
+    combine_batches,
+    dispersions_cell_ranger,
+    dispersions_seurat,
+    mean_var,
+    pearson_residual_variances,
+    welford_mean_var,
 )
 from .mean_var import (
     mean_var_csc,
@@ -37,11 +46,17 @@ from .pearson import (
 from .welford import welford_mean_var_csc, welford_mean_var_csr, welford_mean_var_dense
 
 __all__ = [
+    "Dispersions",
     "batch_means",
+    "clipped_sums",
     "clipped_sums_csc",
     "clipped_sums_csr",
     "clipped_sums_dense",
+    "combine_batches",
+    "dispersions_cell_ranger",
+    "dispersions_seurat",
     "mean_bins",
+    "mean_var",
     "mean_var_csc",
     "mean_var_csr",
     "mean_var_csr_sums",
@@ -53,10 +68,12 @@ __all__ = [
     "pearson_residual_var_csc",
     "pearson_residual_var_csr",
     "pearson_residual_var_dense",
+    "pearson_residual_variances",
     "pearson_sums_csc",
     "pearson_sums_csr",
     "pearson_sums_dense",
     "pearson_zero_terms",
+    "welford_mean_var",
     "welford_mean_var_csc",
     "welford_mean_var_csr",
     "welford_mean_var_dense",

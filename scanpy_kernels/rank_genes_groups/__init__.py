@@ -10,11 +10,20 @@ All results equal scanpy 1.12.4's bit for bit (see each module).
   ``group_mean_var_{csr,csc,dense}`` (mean, var ddof=1, nnz) — one pass, all groups.
 - :mod:`.rest_stats`: ``rest_mean_pts``, ``rest_var`` — each group's complement.
 - :mod:`.wilcoxon`: ``ranksums_{csr,csc,dense}`` (rank sums, tie terms; zeros never
-  sorted), ``ranksum_zscores``.
+  sorted).
+- :mod:`.drivers`: what the frontend calls (a :class:`~.._input.Matrix` in):
+  ``group_means``, ``group_mean_var``, ``ranksums``, ``wilcoxon_zscores``.
 """
 
 from __future__ import annotations
 
+from .drivers import (
+    group_mean_var,
+    group_means,
+    ranksums,
+    tie_factor,
+    wilcoxon_zscores,
+)
 from .group_stats import (
     group_mean_var_csc,
     group_mean_var_csr,
@@ -24,19 +33,23 @@ from .group_stats import (
     group_sums_dense,
 )
 from .rest_stats import rest_mean_pts, rest_var
-from .wilcoxon import ranksum_zscores, ranksums_csc, ranksums_csr, ranksums_dense
+from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
 
 __all__ = [
+    "group_mean_var",
     "group_mean_var_csc",
     "group_mean_var_csr",
     "group_mean_var_dense",
+    "group_means",
     "group_sums_csc",
     "group_sums_csr",
     "group_sums_dense",
-    "ranksum_zscores",
+    "ranksums",
     "ranksums_csc",
     "ranksums_csr",
     "ranksums_dense",
     "rest_mean_pts",
     "rest_var",
+    "tie_factor",
+    "wilcoxon_zscores",
 ]

@@ -30,9 +30,8 @@ by row.  Equal to scanpy when that order is the one scanpy's unstable argsort gi
 (e.g. at most one NaN per gene and pair, or all of a gene's NaNs in one group);
 otherwise scanpy's result depends on its sort internals.
 
-``ranksum_zscores`` turns rank sums and tie terms into scanpy's z-scores (same
-formulas and order of operations as ``_RankGenes.wilcoxon``).  The p-values stay in
-the frontend: ``2 * scipy.stats.norm.sf(abs(z))`` (what scanpy computes).
+:func:`..drivers.wilcoxon_zscores` turns rank sums and tie terms into scanpy's
+z-scores (numpy, scanpy's expressions).
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ from ..toolkit import (
     thread_scratch,
     zeros2,
 )
-from ._common import EXAMPLE_GROUPS, example_args, signatures, slot_of, slot_sizes
+from ._common import example_args, signatures, slot_of, slot_sizes
 from ._sort import (
     entry_key,
     entry_scratch,
@@ -63,7 +62,7 @@ from ._sort import (
     radix_sort,
 )
 
-__all__ = ["ranksum_zscores", "ranksums_csc", "ranksums_csr", "ranksums_dense"]
+__all__ = ["ranksums_csc", "ranksums_csr", "ranksums_dense"]
 
 _OUT = "UniTuple(float64[:, ::1], 2)"
 #: CSR sweep: tasks per thread; every task visits every row once per gather block, so
@@ -526,76 +525,3 @@ def ranksums_dense(x, codes, n_groups, ref):
             )
             _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, c0 + c)
     return rank_sums, tie_sums
-
-
-@helper
-def _tie_factor(tie, size):
-    """Return scanpy's ``_tiecorrect``: ``1 - Σ(t³ - t) / (n³ - n)``, 1 for fewer than 2 cells."""
-    if size < 2:
-        return 1.0
-    s = np.float64(size)
-    return 1.0 - tie / (s * s * s - s)
-
-
-def _ex_zscores(rng):
-    g = EXAMPLE_GROUPS
-    sizes = rng.integers(2, 40, g + 1).astype(np.int64)
-    n = int(sizes.sum())
-    rank_sums = rng.uniform(0, n * n / 4, (g, 25))
-    tie_sums = rng.uniform(0, n**3 / 2, (g, 25))
-    tie_sums[:, 0] = float(n) ** 3 - n  # all tied: 0 / 0 -> score 0
-    return [
-        (rank_sums, tie_sums, sizes, ref, tc) for ref in (-1, 2) for tc in (False, True)
-    ]
-
-
-@kernel(
-    signatures=[
-        "float64[:, ::1](float64[:, ::1], float64[:, ::1], int64[::1], int64, boolean)"
-    ],
-    example=_ex_zscores,
-)
-def ranksum_zscores(rank_sums, tie_sums, sizes, ref, tie_correct):
-    """Compute scanpy's Wilcoxon z-scores ``(n_groups, n_genes)`` from rank and tie sums.
-
-    ``sizes``: cells per slot (``n_groups + 1``, last = no selected group).
-    vs rest (``ref < 0``), ``n = sizes[g]``, ``N = Σ sizes``::
-
-        z = (R - n (N + 1) / 2) / sqrt(tc · n · (N - n) · (N + 1) / 12)
-
-    vs reference, ``m = sizes[ref]``::
-
-        z = (R - n ((n + m + 1) / 2)) / sqrt(tc · n · m · (n + m + 1) / 12)
-
-    with ``tc`` the tie correction (or exact integer products when
-    ``tie_correct`` is False), NaN → 0.  Row ``ref`` is 0.
-    """
-    n_groups, n_genes = rank_sums.shape
-    n_all = 0
-    for s in range(sizes.shape[0]):
-        n_all += sizes[s]
-    z = np.empty((n_groups, n_genes))
-    for j in numba.prange(n_genes):
-        for g in range(n_groups):
-            n = sizes[g]
-            if ref < 0:
-                m = n_all - n  # the rest
-                if tie_correct:
-                    tc = _tie_factor(tie_sums[g, j], n_all)
-                    var = tc * n * m * (n_all + 1) / 12.0
-                else:
-                    var = np.float64(n * m * (n_all + 1)) / 12.0
-                mu = np.float64(n * (n_all + 1)) / 2.0
-            else:
-                m = sizes[ref]
-                if tie_correct:
-                    tc = _tie_factor(tie_sums[g, j], n + m)
-                    var = tc * n * m * (n + m + 1) / 12.0
-                else:
-                    var = np.float64(n * m * (n + m + 1)) / 12.0
-                mu = n * (np.float64(n + m + 1) / 2.0)
-            score = (rank_sums[g, j] - mu) / np.sqrt(var)
-            if g == ref or np.isnan(score):
-                score = 0.0
-            z[g, j] = score
-    return z

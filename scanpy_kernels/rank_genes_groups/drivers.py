@@ -1,0 +1,126 @@
+"""Drivers of the rank_genes_groups kernels: a :class:`~.._input.Matrix` in, arrays out.
+
+What ``sc.tl.rank_genes_groups`` calls after validating its arguments.  ``codes``
+holds each cell's selected group in ``[0, n_groups)`` or ``-1`` (in no selected
+group: the "remainder" slot, the last row of every per-group output).  Bitwise
+scanpy 1.12.4 (see each kernel module).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .group_stats import (
+    group_mean_var_csc,
+    group_mean_var_csr,
+    group_mean_var_dense,
+    group_sums_csc,
+    group_sums_csr,
+    group_sums_dense,
+)
+from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from .._input import Matrix
+
+__all__ = [
+    "group_mean_var",
+    "group_means",
+    "ranksums",
+    "tie_factor",
+    "wilcoxon_zscores",
+]
+
+
+def _call(kernels: dict, m: Matrix, *args):
+    n_cols = (m.shape[1],) if m.fmt == "csr" else ()
+    return kernels[m.fmt](*m.arrays, *args, *n_cols)
+
+
+_SUMS = dict(csr=group_sums_csr, csc=group_sums_csc, dense=group_sums_dense)
+_MEAN_VAR = dict(
+    csr=group_mean_var_csr, csc=group_mean_var_csc, dense=group_mean_var_dense
+)
+_RANKSUMS = dict(csr=ranksums_csr, csc=ranksums_csc, dense=ranksums_dense)
+
+
+def group_means(
+    m: Matrix, codes: NDArray[np.integer], n_groups: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Per-slot means (``aggregate(func="mean")``: float64 sum / n; 0 if empty), nonzeros.
+
+    Both ``(n_groups + 1, n_genes)``; stored zeros are not counted.
+    """
+    sums, nnz = _call(_SUMS, m, codes, n_groups)
+    sizes = _sizes(codes, n_groups)[:, None]
+    return np.divide(sums, sizes, out=np.zeros_like(sums), where=sizes > 0), nnz
+
+
+def group_mean_var(
+    m: Matrix, codes: NDArray[np.integer], n_groups: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Per-slot mean, variance (``aggregate``'s Welford, ``dof=1``) and nonzeros."""
+    return _call(_MEAN_VAR, m, codes, n_groups)
+
+
+def ranksums(
+    m: Matrix, codes: NDArray[np.integer], n_groups: int, ref: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Wilcoxon rank sums and tie terms ``Σ(t³ - t)`` per group (``ref=-1``: vs rest)."""
+    return _call(_RANKSUMS, m, codes, n_groups, ref)
+
+
+def _sizes(codes: NDArray[np.integer], n_groups: int) -> NDArray[np.int64]:
+    return np.bincount(np.where(codes >= 0, codes, n_groups), minlength=n_groups + 1)
+
+
+def tie_factor(tie_sums: NDArray[np.float64], n: int) -> NDArray[np.float64] | float:
+    """scanpy's ``_tiecorrect``: ``1 - Σ(t³ - t) / (n³ - n)`` of ``n`` ranked cells."""
+    if n < 2:
+        return np.ones_like(tie_sums)
+    size = np.float64(n)
+    return 1.0 - tie_sums / (size * size * size - size)
+
+
+def wilcoxon_zscores(
+    rank_sums: NDArray[np.float64],
+    tie_sums: NDArray[np.float64],
+    sizes: NDArray[np.int64],
+    ref: int,
+    *,
+    tie_correct: bool,
+) -> NDArray[np.float64]:
+    """scanpy's Wilcoxon z-scores ``(n_groups, n_genes)``, with its expressions.
+
+    ``sizes``: cells per slot (the remainder last).  vs rest (``ref < 0``), ``n``
+    cells of the group among all ``N``; vs the reference of ``m`` cells::
+
+        z = (R - n (N + 1) / 2) / sqrt(tc · n · (N - n) · (N + 1) / 12)
+        z = (R - n ((n + m + 1) / 2)) / sqrt(tc · n · m · (n + m + 1) / 12)
+
+    ``tc`` the tie factor (1 without ``tie_correct``); NaN (a gene tied in every
+    cell) becomes 0, with numpy's warning, as in scanpy.  Row ``ref`` is 0.
+    """
+    n_groups = rank_sums.shape[0]
+    n_all = int(sizes.sum())
+    scores = np.zeros(rank_sums.shape)
+    for g in range(n_groups):
+        if g == ref:
+            continue
+        n = int(sizes[g])
+        if ref < 0:
+            tc = tie_factor(tie_sums[g], n_all) if tie_correct else 1
+            std_dev = np.sqrt(tc * n * (n_all - n) * (n_all + 1) / 12.0)
+            z = (rank_sums[g] - (n * (n_all + 1) / 2.0)) / std_dev
+        else:
+            m = int(sizes[ref])
+            tc = tie_factor(tie_sums[g], n + m) if tie_correct else 1
+            std_dev = np.sqrt(tc * n * m * (n + m + 1) / 12.0)
+            z = (rank_sums[g] - (n * ((n + m + 1) / 2.0))) / std_dev
+        z[np.isnan(z)] = 0
+        scores[g] = z
+    return scores
