@@ -85,6 +85,12 @@ class Matrix:
         return (self.data, self.indices, self.indptr)
 
     @property
+    def args(self) -> tuple:
+        """The leading kernel arguments: ``(data, indices, indptr, n_rows, n_cols)``
+        for CSR/CSC, ``(x,)`` for dense (the kernels' one calling convention)."""
+        return self.arrays if self.fmt == "dense" else (*self.arrays, *self.shape)
+
+    @property
     def n_major(self) -> int:
         """Rows of CSR and dense, columns of CSC."""
         return self.shape[1] if self.fmt == "csc" else self.shape[0]
@@ -111,8 +117,9 @@ class Matrix:
 
 def _value_dtype(dtype: np.dtype, *, convert: bool) -> np.dtype:
     """The kernels' dtype for values of `dtype`: the same floats natively, or float64."""
-    if dtype.kind == "f" and dtype.newbyteorder("=") in FLOATS:
-        return dtype.newbyteorder("=")  # a byte swap changes no value
+    native = np.dtype(dtype.type)  # (numpy copies for a dtype spelled "=" not "<")
+    if native in FLOATS:
+        return native  # a byte swap changes no value
     if convert and dtype.kind in "biuf":
         return np.dtype(np.float64)  # exact for integers below 2**53 and float16
     msg = f"values of dtype {dtype} (kernels take float32/float64)"
