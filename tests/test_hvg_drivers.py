@@ -104,10 +104,29 @@ def test_combine_batches_selects_by_batches_then_dispersion():
     means = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 5.0]])
     disp_norm = np.array([[0.5, 2.0, 1.0], [np.nan, 1.0, 3.0]])
     hv = np.array([[True, True, False], [False, True, True]])
-    out = hvg.combine_batches(
-        means, means, disp_norm, hv, name_order=np.array([0, 1, 2]), n_top=2
-    )
+    names = np.array([2, 0, 1])  # the argsort of the gene names
+    out, rows = hvg.combine_batches(means, means, disp_norm, hv, name_order=names, n_top=2)
+    assert rows == slice(None)
     np.testing.assert_array_equal(out["highly_variable_nbatches"], [1, 2, 1])
     np.testing.assert_array_equal(out["means"], [1.0, 2.0, 4.0])
     np.testing.assert_array_equal(out["dispersions_norm"], [0.5, 1.5, 2.0])
     np.testing.assert_array_equal(out["highly_variable"], [False, True, True])
+    np.testing.assert_array_equal(out["highly_variable_intersection"], [False, True, False])
+    out, rows = hvg.combine_batches(
+        means, means, disp_norm, hv, name_order=names, bounds=(0.0, 3.5, 0.6, np.inf)
+    )
+    np.testing.assert_array_equal(rows, names)  # in name order, as pandas' groupby
+    np.testing.assert_array_equal(out["means"], [4.0, 1.0, 2.0])
+    np.testing.assert_array_equal(out["highly_variable"], [False, False, True])
+
+
+def test_descending_ranks_and_category_codes():
+    x = np.random.default_rng(0).normal(size=(3, 50))
+    ranks = hvg.descending_ranks(x)
+    np.testing.assert_array_equal(ranks, np.argsort(np.argsort(-x, axis=1), axis=1))
+    labels = np.array(["b", "c", "a", "unused"], dtype=object)
+    codes = np.array([0, 2, 1, 0, 2])
+    used, inverse = hvg.category_codes(codes, labels)
+    want, want_inverse = np.unique(labels[codes], return_inverse=True)
+    np.testing.assert_array_equal(used, want)
+    np.testing.assert_array_equal(inverse, want_inverse)

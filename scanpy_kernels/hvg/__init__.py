@@ -18,8 +18,10 @@ from .dispersion import (
 )
 from .drivers import (
     Dispersions,
+    category_codes,
     clipped_sums,
     combine_batches,
+    descending_ranks,
     dispersions_cell_ranger,
     dispersions_seurat,
     mean_var,
@@ -48,11 +50,13 @@ from .welford import welford_mean_var_csc, welford_mean_var_csr, welford_mean_va
 __all__ = [
     "Dispersions",
     "batch_means",
+    "category_codes",
     "clipped_sums",
     "clipped_sums_csc",
     "clipped_sums_csr",
     "clipped_sums_dense",
     "combine_batches",
+    "descending_ranks",
     "dispersions_cell_ranger",
     "dispersions_seurat",
     "mean_bins",

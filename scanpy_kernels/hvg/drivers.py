@@ -57,8 +57,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Dispersions",
+    "category_codes",
     "clipped_sums",
     "combine_batches",
+    "descending_ranks",
     "dispersions_cell_ranger",
     "dispersions_seurat",
     "mean_var",
@@ -395,31 +397,75 @@ def combine_batches(
     highly_variable: NDArray[np.bool_],
     *,
     name_order: NDArray[np.intp],
-    n_top: int | None,
-) -> dict[str, NDArray]:
+    n_top: int | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> tuple[dict[str, NDArray], NDArray[np.intp] | slice]:
     """Merge the batches' ``(n_batches, n_genes)`` tables as scanpy does.
 
     scanpy concatenates them and takes ``groupby(gene).agg(mean, sum)``: pandas'
-    Kahan mean over each gene's batches (:func:`.dispersion.batch_means`).  With
-    ``n_top``, the genes chosen by most batches, ties broken by the mean normalized
-    dispersion (NaN last), in a stable sort of the genes in name order
-    (``name_order``: the argsort of the gene names; names unique).  Returns the
-    merged columns per gene, ``highly_variable`` only with ``n_top``.
+    Kahan mean over each gene's batches (:func:`.dispersion.batch_means`), the
+    genes in name order (``name_order``: the argsort of the gene names, which are
+    unique).  The merged genes are selected either as the ``n_top`` chosen by most
+    batches, ties broken by the mean normalized dispersion (NaN last), in a stable
+    sort in name order; or by ``bounds = (min_mean, max_mean, min_disp, max_disp)``
+    (open intervals) on the means and the normalized dispersions, NaN taken as 0.
+    Returns the columns ``means``, ``dispersions``, ``dispersions_norm``,
+    ``highly_variable``, ``highly_variable_nbatches``,
+    ``highly_variable_intersection`` and the order of their rows: the genes' own
+    order with ``n_top`` (scanpy reorders the table back), else name order.
     """
+    n_batches, n_genes = means.shape
+    nbatches = highly_variable.sum(axis=0, dtype=np.int64)
     out = dict(
         means=batch_means(means),
         dispersions=batch_means(dispersions),
         dispersions_norm=batch_means(dispersions_norm),
-        highly_variable_nbatches=highly_variable.sum(axis=0, dtype=np.int64),
+        highly_variable=np.zeros(n_genes, dtype=bool),
+        highly_variable_nbatches=nbatches,
+        highly_variable_intersection=nbatches == n_batches,
     )
     if n_top is not None:
-        nb = out["highly_variable_nbatches"][name_order]
-        dn = out["dispersions_norm"][name_order]
+        nb, dn = nbatches[name_order], out["dispersions_norm"][name_order]
         nan = np.isnan(dn)
         order = name_order[np.lexsort((np.where(nan, 0.0, -dn), nan, -nb))]
-        out["highly_variable"] = np.zeros(means.shape[1], dtype=bool)
         out["highly_variable"][order[:n_top]] = True
-    return out
+        return out, slice(None)
+    dn = out["dispersions_norm"] = np.where(  # similar to Seurat
+        np.isnan(out["dispersions_norm"]), 0.0, out["dispersions_norm"]
+    )
+    min_mean, max_mean, min_disp, max_disp = bounds
+    m = out["means"]
+    out["highly_variable"] = (
+        (m > min_mean) & (m < max_mean) & (dn > min_disp) & (dn < max_disp)
+    )
+    return {c: v[name_order] for c, v in out.items()}, name_order
+
+
+def descending_ranks(x: NDArray[np.floating]) -> NDArray[np.intp]:
+    """``np.argsort(np.argsort(-x, axis=1), axis=1)``: each row's ranks, largest first.
+
+    The second argsort, of a permutation, is its inverse, written directly (O(n)).
+    """
+    order = np.argsort(-x, axis=1)
+    ranks = np.empty_like(order)
+    ranks[np.arange(order.shape[0])[:, np.newaxis], order] = np.arange(order.shape[1])
+    return ranks
+
+
+def category_codes(
+    codes: NDArray[np.integer], labels: NDArray
+) -> tuple[NDArray, NDArray[np.int64]]:
+    """``np.unique(labels[codes], return_inverse=True)`` of a categorical's codes.
+
+    Only the labels in use are sorted, not one label per cell (distinct labels: any
+    sort gives `np.unique`'s order).  ``codes`` must have no missing value (-1).
+    """
+    present = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
+    used = labels[present]
+    order = np.argsort(used)
+    lookup = np.empty(len(labels), dtype=np.int64)
+    lookup[present[order]] = np.arange(len(present))
+    return used[order], lookup[codes]
 
 
 # ----------------------------------------------------------- pearson residuals

@@ -9,8 +9,14 @@ Rules, in order:
    ``workqueue`` layer, which aborts when two threads launch parallel regions at
    once, is never entered concurrently (as in fast-array-utils' ``njit``).
 2. On the main thread the limit is the innermost :func:`thread_limit`, else the
-   registered provider (scanpy registers ``settings.n_jobs``), else all of numba's
-   threads.  ``n <= 0`` means all threads (scanpy's ``n_jobs=-1``).
+   registered provider's (scanpy registers ``settings.n_jobs`` *when the user set it*),
+   else numba's current thread count, ``numba.get_num_threads()`` (all of numba's
+   threads unless the user called ``numba.set_num_threads``).  ``n <= 0`` means that
+   count too (scanpy's ``n_jobs=-1``); no limit exceeds ``NUMBA_NUM_THREADS``.
+
+At scanpy's default settings kernels therefore use numba's threads, as the numba code
+they replace did (fast-array-utils' ``mean_var``, ``aggregate``'s kernels): a user who
+changes nothing never gets fewer threads than before.
 """
 
 from __future__ import annotations
@@ -35,7 +41,10 @@ _THREADSAFE_LAYERS = {"tbb", "omp"}
 
 
 def set_thread_limit_provider(provider: Callable[[], int | None] | None) -> None:
-    """Register the default limit for main-thread calls, e.g. ``lambda: settings.n_jobs``."""
+    """Register the default limit for main-thread calls, e.g. ``lambda: settings.n_jobs``.
+
+    The provider returns ``None`` for "no limit of its own": numba's thread count.
+    """
     global _provider  # noqa: PLW0603
     _provider = provider
 
@@ -51,8 +60,9 @@ def thread_limit(n: int | None) -> Iterator[None]:
 
 
 def _clamp(n: int | None) -> int:
-    n_max = numba.config.NUMBA_NUM_THREADS
-    return n_max if n is None or n <= 0 else min(n, n_max)
+    if n is None or n <= 0:
+        return numba.get_num_threads()  # honours numba.set_num_threads
+    return min(n, numba.config.NUMBA_NUM_THREADS)
 
 
 def _layer_is_threadsafe() -> bool:
