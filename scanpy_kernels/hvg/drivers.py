@@ -331,7 +331,9 @@ def dispersions_cell_ranger(
 
     Bins between the 10th, 15th, ..., 100th percentiles of the means; statsmodels'
     ``mad`` (the median absolute deviation over ``norm.ppf(3/4)``).  `mean` is
-    modified in place (0 -> 1e-12).
+    modified in place (0 -> 1e-12).  Edges that do not increase strictly (tied
+    percentiles) still give each gene a bin in range; ``pd.cut`` refuses them, so
+    the frontend asks it (its error) before using the result.
     """
     from scipy.stats import norm  # noqa: PLC0415  (~0.1 s to import: only here)
 
@@ -339,9 +341,6 @@ def dispersions_cell_ranger(
     edges = np.r_[
         -np.inf, np.percentile(_binnable(mean), np.arange(10, 105, 5)), np.inf
     ]
-    if not (np.diff(edges) > 0).all():
-        msg = "bins must increase monotonically."  # pd.cut's error
-        raise ValueError(msg)
     bins = mean_bins(mean, edges)
     normed = normalized_dispersions_median_mad(
         dispersion, bins, len(edges) - 1, norm.ppf(3 / 4)
@@ -482,8 +481,15 @@ def pearson_residual_variances(
     What scanpy's ``_calculate_res_sparse``/``_dense`` compute on each batch's
     matrix restricted to its genes with nonzero sums (0 for the others), in one pass
     without visiting zeros (:mod:`.pearson`): ``(n_batches, n_genes)``.  Needs
-    counts (no negative, NaN or infinite value).
+    counts: a negative, NaN or infinite value raises a ValueError (there is no
+    residual of such a value).
     """
+    if m.data.size:
+        lo, hi = m.data.min(), m.data.max()  # NaN propagates to both
+        if not (lo >= 0 and hi < np.inf):
+            kind = "NaN" if np.isnan(lo) else "negative" if lo < 0 else "infinite"
+            msg = f"Pearson residuals need raw counts, but the data has {kind} values."
+            raise ValueError(msg)
     if m.fmt == "csr":
         sums = pearson_sums_csr(*m.arrays, m.shape[1], codes, n_batches)
         residual_var = pearson_residual_var_csr
