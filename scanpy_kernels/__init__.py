@@ -2,7 +2,7 @@
 
 Vendored verbatim as ``scanpy._kernels``; relative imports only.  A frontend (a scanpy
 function) validates its arguments, turns its matrix into the kernel input with
-:func:`as_matrix` (or keeps scanpy's own code where that raises :class:`Unsupported`),
+:func:`as_matrix` (or keeps scanpy's own code where that raises :class:`UnsupportedInputError`),
 calls a family's drivers and writes the results:
 
 - :mod:`.hvg`: ``highly_variable_genes`` (seurat, cell_ranger, seurat_v3, Pearson
@@ -22,12 +22,12 @@ Drivers own block planning, memory budgets, thread slots and format routing; ker
 from __future__ import annotations
 
 from . import counts, hvg, rank_genes_groups
-from ._input import Matrix, Unsupported, as_matrix, sorted_indices
+from ._input import Matrix, UnsupportedInputError, as_matrix, sorted_indices
 from ._version import __version__
 
 __all__ = [
     "Matrix",
-    "Unsupported",
+    "UnsupportedInputError",
     "__version__",
     "as_matrix",
     "counts",

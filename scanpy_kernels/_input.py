@@ -7,7 +7,7 @@ without duplicates where the caller needs them).  It never modifies its argument
 whatever has to change (dtype, byte order, a strided ``data``, ``uint32`` or mixed
 index dtypes, unsorted or duplicate entries) changes on a copy, a cost only such rare
 inputs pay.  Anything else (dask arrays, backed matrices, 1D or 3D arrays) raises
-:class:`Unsupported`: the frontend's named fallback to scanpy's own code.
+:class:`UnsupportedInputError`: the frontend's named fallback to scanpy's own code.
 
 Corrupt index structures (``indptr`` decreasing or past the stored values, indices
 outside the matrix) raise a :class:`ValueError` (scipy and scanpy would read out of
@@ -21,7 +21,7 @@ bounds), checked by :func:`check_canonical` in one parallel pass.
 >>> as_matrix(np.eye(2, dtype=np.int64)).data.dtype
 Traceback (most recent call last):
 ...
-scanpy_kernels._input.Unsupported: values of dtype int64 (kernels take float32/float64)
+scanpy_kernels._input.UnsupportedInputError: values of dtype int64 (kernels take float32/float64)
 >>> as_matrix(np.eye(2, dtype=np.int64), convert=True).data.dtype
 dtype('float64')
 """
@@ -29,7 +29,7 @@ dtype('float64')
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -38,12 +38,14 @@ from scipy import sparse
 from .toolkit import kernel
 
 if TYPE_CHECKING:
+    from typing import Literal
+
     from numpy.typing import NDArray
 
 __all__ = [
     "FLOATS",
     "Matrix",
-    "Unsupported",
+    "UnsupportedInputError",
     "as_matrix",
     "check_canonical",
     "sorted_indices",
@@ -56,7 +58,7 @@ FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 CANONICAL, UNSORTED, DUPLICATES, CORRUPT = 0, 1, 2, 3
 
 
-class Unsupported(TypeError):
+class UnsupportedInputError(TypeError):
     """The kernels do not take this input: the frontend runs scanpy's own code."""
 
 
@@ -86,8 +88,10 @@ class Matrix:
 
     @property
     def args(self) -> tuple:
-        """The leading kernel arguments: ``(data, indices, indptr, n_rows, n_cols)``
-        for CSR/CSC, ``(x,)`` for dense (the kernels' one calling convention)."""
+        """The leading kernel arguments (the kernels' one calling convention).
+
+        ``(data, indices, indptr, n_rows, n_cols)`` for CSR/CSC, ``(x,)`` for dense.
+        """
         return self.arrays if self.fmt == "dense" else (*self.arrays, *self.shape)
 
     @property
@@ -116,14 +120,14 @@ class Matrix:
 
 
 def _value_dtype(dtype: np.dtype, *, convert: bool) -> np.dtype:
-    """The kernels' dtype for values of `dtype`: the same floats natively, or float64."""
+    """Return the kernels' dtype for values of `dtype`: the same floats, or float64."""
     native = np.dtype(dtype.type)  # (numpy copies for a dtype spelled "=" not "<")
     if native in FLOATS:
         return native  # a byte swap changes no value
     if convert and dtype.kind in "biuf":
         return np.dtype(np.float64)  # exact for integers below 2**53 and float16
     msg = f"values of dtype {dtype} (kernels take float32/float64)"
-    raise Unsupported(msg)
+    raise UnsupportedInputError(msg)
 
 
 def _index_dtype(*dtypes: np.dtype) -> np.dtype:
@@ -140,7 +144,7 @@ def as_matrix(
     sort_csc: bool = False,
     duplicates: Literal["sum", "raise"] = "raise",
 ) -> Matrix:
-    """Return ``x`` as the kernels take it, or raise :class:`Unsupported`.
+    """Return ``x`` as the kernels take it, or raise :class:`UnsupportedInputError`.
 
     Parameters
     ----------
@@ -149,7 +153,7 @@ def as_matrix(
     convert
         Convert values of other real dtypes (integers, bool, float16) to float64 and
         make a dense array that is not C-contiguous contiguous (copies).  Without it
-        those raise :class:`Unsupported`: where scanpy's result depends on the dtype
+        those raise :class:`UnsupportedInputError`: where scanpy's result depends on the dtype
         or the memory order (numpy's pairwise sums along a Fortran array), the
         frontend keeps scanpy's code.
     sort_csc
@@ -163,7 +167,7 @@ def as_matrix(
 
     Raises
     ------
-    Unsupported
+    UnsupportedInputError
         For other array types and, without `convert`, other dtypes or memory orders.
     ValueError
         For a corrupt index structure, or duplicates with ``duplicates="raise"``.
@@ -172,17 +176,17 @@ def as_matrix(
         x = np.asarray(x)  # np.matrix: a view
         if x.ndim != 2:
             msg = f"a {x.ndim}D array"
-            raise Unsupported(msg)
+            raise UnsupportedInputError(msg)
         dtype = _value_dtype(x.dtype, convert=convert)
         if x.dtype != dtype or not x.flags.c_contiguous:
             if not (convert or x.flags.c_contiguous):
                 msg = "an array that is not C-contiguous"
-                raise Unsupported(msg)
+                raise UnsupportedInputError(msg)
             x = np.ascontiguousarray(x, dtype=dtype)
         return Matrix("dense", x, None, None, x.shape)
     if not (sparse.issparse(x) and x.format in {"csr", "csc"}):
         msg = f"a {type(x).__module__}.{type(x).__qualname__}"
-        raise Unsupported(msg)
+        raise UnsupportedInputError(msg)
     dtype = _value_dtype(x.dtype, convert=convert)
     index = _index_dtype(x.indices.dtype, x.indptr.dtype)
     m = Matrix(
@@ -214,7 +218,7 @@ def sorted_indices(m: Matrix) -> Matrix:
 
 
 def _canonical(m: Matrix, *, duplicates: Literal["sum", "raise"]) -> Matrix:
-    """A sorted copy of `m`, its duplicates summed or refused."""
+    """Return a sorted copy of `m`, its duplicates summed or refused."""
     cls = sparse.csr_array if m.fmt == "csr" else sparse.csc_array
     y = cls((m.data.copy(), m.indices.copy(), m.indptr.copy()), shape=m.shape)
     y.has_sorted_indices = False  # never trust a flag: scipy sorts in place

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from scanpy_kernels import Unsupported, as_matrix, sorted_indices
+from scanpy_kernels import UnsupportedInputError, as_matrix, sorted_indices
 from scanpy_kernels._input import (
     CANONICAL,
     CORRUPT,
@@ -150,24 +150,24 @@ def test_strided_big_endian_and_readonly_values():
 
 def test_dense_dtypes_and_orders():
     a = np.arange(12, dtype=np.int64).reshape(3, 4)
-    with pytest.raises(Unsupported, match="int64"):
+    with pytest.raises(UnsupportedInputError, match="int64"):
         as_matrix(a)
     assert as_matrix(a, convert=True).data.dtype == np.float64
     f = np.asfortranarray(a.astype(np.float32))
-    with pytest.raises(Unsupported, match="C-contiguous"):
+    with pytest.raises(UnsupportedInputError, match="C-contiguous"):
         as_matrix(f)
     m = as_matrix(f, convert=True)
     assert m.data.flags.c_contiguous and m.data.dtype == np.float32
     assert as_matrix(np.asmatrix(a.astype(np.float64))).data.__class__ is np.ndarray
-    with pytest.raises(Unsupported):
+    with pytest.raises(UnsupportedInputError):
         as_matrix(np.zeros(3))
-    with pytest.raises(Unsupported):
+    with pytest.raises(UnsupportedInputError):
         as_matrix(sp.coo_matrix(a))
 
 
 def test_dask_is_unsupported():
     da = pytest.importorskip("dask.array")
-    with pytest.raises(Unsupported, match="dask"):
+    with pytest.raises(UnsupportedInputError, match="dask"):
         as_matrix(da.zeros((4, 4), chunks=2))
 
 

@@ -133,7 +133,7 @@ def _moments(
     n_slots: int,
     log_scale: float | None = None,
 ) -> Moments:
-    """The moment kernel of `m`'s format, the CSR one in groups of batches."""
+    """Run the moment kernel of `m`'s format (CSR: in groups of batches)."""
     if m.fmt == "dense":
         if log_scale is None:
             return mean_var_dense(m.data, codes, n_batches, correction, count_positive)
@@ -335,7 +335,7 @@ def dispersions_cell_ranger(
     percentiles) still give each gene a bin in range; ``pd.cut`` refuses them, so
     the frontend asks it (its error) before using the result.
     """
-    from scipy.stats import norm  # noqa: PLC0415  (~0.1 s to import: only here)
+    from scipy.stats import norm  # ~0.1 s to import: only here
 
     mean, dispersion = _dispersion(mean, var)
     edges = np.r_[

@@ -79,7 +79,7 @@ def _sizes(codes: NDArray[np.integer], n_groups: int) -> NDArray[np.int64]:
 
 
 def tie_factor(tie_sums: NDArray[np.float64], n: int) -> NDArray[np.float64] | float:
-    """scanpy's ``_tiecorrect``: ``1 - Σ(t³ - t) / (n³ - n)`` of ``n`` ranked cells."""
+    """Return scanpy's ``_tiecorrect``: ``1 - Σ(t³ - t) / (n³ - n)`` of ``n`` ranked cells."""
     if n < 2:
         return np.ones_like(tie_sums)
     size = np.float64(n)
@@ -94,7 +94,7 @@ def wilcoxon_zscores(
     *,
     tie_correct: bool,
 ) -> NDArray[np.float64]:
-    """scanpy's Wilcoxon z-scores ``(n_groups, n_genes)``, with its expressions.
+    """Return scanpy's Wilcoxon z-scores ``(n_groups, n_genes)``, with its expressions.
 
     ``sizes``: cells per slot (the remainder last).  vs rest (``ref < 0``), ``n``
     cells of the group among all ``N``; vs the reference of ``m`` cells::
