@@ -13,9 +13,9 @@ sdist's own ``pyproject.toml``.
 
 Usage::
 
-    python tools/envs.py ensure [--test-deps]
-    python tools/envs.py install-fork [--fork build/scanpy-fork]
-    python tools/envs.py python {pristine|patched}
+    python -m tools.envs ensure [--test-deps]
+    python -m tools.envs install-fork [--fork build/scanpy-fork]
+    python -m tools.envs python {pristine|patched}
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sdist
-from _common import BUILD_DIR, ToolError, git, load_pins, log, run
+from . import sdist
+from ._common import BUILD_DIR, ToolError, git, load_pins, log, run
 
 ENVS_DIR = BUILD_DIR / "envs"
 DEFAULT_FORK = BUILD_DIR / "scanpy-fork"
@@ -280,7 +280,7 @@ def install_fork(fork: Path = DEFAULT_FORK, env: Venv = PATCHED) -> str:
     """
     pins = load_pins()
     if not (fork / ".git").exists():
-        msg = f"{fork} is not a fork checkout; run python tools/fork.py build first"
+        msg = f"{fork} is not a fork checkout; run python -m tools.fork build first"
         raise ToolError(msg)
     ensure_base(env)
     head = git(fork, "rev-parse", "HEAD").stdout.strip()
