@@ -1,15 +1,16 @@
 """Sessions of the scanpy-kernels project (``nox -l`` lists them).
 
 Python 3.12 comes from pyenv here (plain ``python3`` is 3.11): the interpreter is
-found by ``tools/envs.py python312`` — ``$SCANPY_KERNELS_PYTHON``, a working
-``python3.12`` on PATH, else ``pyenv which python3.12`` with
-``PYENV_VERSION=<newest installed 3.12.x>`` — and handed to nox as an explicit
-path, so neither ``pyenv shell`` nor ``PYENV_VERSION`` is needed.
+found by ``python -m tools.envs python312``, the project's one finder (noxw and
+.ci/run call it too) — ``$SCANPY_KERNELS_PYTHON``, a working ``python3.12`` on PATH,
+else ``pyenv which python3.12`` with ``PYENV_VERSION=<newest installed 3.12.x>`` —
+and handed to nox as an explicit path, so neither ``pyenv shell`` nor
+``PYENV_VERSION`` is needed.
 
 ``tests`` and ``verify`` use nox's own (reused) virtualenvs. The migration
 sessions (``fork``, ``migration``, ``series``, ``scanpy-tests``, ``main``) run
-``tools/pipeline.py`` from a small reused nox venv that holds ``uv``; they share two
-environments that ``tools/envs.py`` keeps under ``build/envs/`` (pristine scanpy
+``python -m tools.pipeline`` from a small reused nox venv that holds ``uv``; they share two
+environments that ``tools.envs`` keeps under ``build/envs/`` (pristine scanpy
 from the verified sdist, and the fork built from ``patches/``), reused between
 sessions and created/installed with uv (pip if uv is missing: much slower).
 """
@@ -24,7 +25,9 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).resolve().parent
-PIPELINE = str(ROOT / "tools" / "pipeline.py")
+# the tools are the stdlib-only package tools/, run as modules from the repository root
+# (nox runs every session in the noxfile's directory)
+PIPELINE = ("-m", "tools.pipeline")
 
 nox.options.default_venv_backend = "uv|virtualenv"
 # uv installs bytecode only when asked: with PYTHONDONTWRITEBYTECODE set (as on this
@@ -36,7 +39,8 @@ nox.options.sessions = ["tests"]
 
 def _python312() -> str:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "envs.py"), "python312"],
+        [sys.executable, "-m", "tools.envs", "python312"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -58,19 +62,19 @@ def _install_project(session: nox.Session, extras: str = "") -> None:
 
 
 def _pipeline(session: nox.Session, *args: str, posargs: bool = True) -> None:
-    """Run tools/pipeline.py (stdlib-only) in a small reused venv that holds uv.
+    """Run ``python -m tools.pipeline`` (stdlib-only) in a small reused venv that holds uv.
 
     The session's arguments go to the pipeline unless ``posargs=False`` (sessions
     whose arguments are for another tool: speed, asv).
     """
     session.install("uv")  # a no-op when the reused venv already has it
-    session.run("python", PIPELINE, *args, *(session.posargs if posargs else ()))
+    session.run("python", *PIPELINE, *args, *(session.posargs if posargs else ()))
 
 
 def _pristine_scanpy(session: nox.Session) -> str:
-    """Requirement for scanpy from the pinned, sha256-verified sdist (tools/sdist.py)."""
+    """Requirement for scanpy from the pinned, sha256-verified sdist (tools.sdist)."""
     path = (
-        session.run("python", str(ROOT / "tools" / "sdist.py"), "path", silent=True)
+        session.run("python", "-m", "tools.sdist", "path", silent=True)
         .strip()
         .splitlines()[-1]
     )
@@ -79,12 +83,12 @@ def _pristine_scanpy(session: nox.Session) -> str:
 
 @nox.session(python=PY312)
 def tests(session: nox.Session) -> None:
-    """The test suite: tests/ and the migration tooling tests."""
+    """The test suite: tests/ (the kernel layer, and in test_tools.py the migration tooling)."""
     _install_project(session, "test")
-    # tests/ compare kernels with pristine scanpy; migration_tests/test_tools.py
-    # exercises the case recorder/comparator and the ruff configuration patch
+    # tests/ compare kernels with pristine scanpy; tests/test_tools.py exercises tools/,
+    # the case recorder/comparator of migration_tests/ and the ruff configuration patch
     session.install(_pristine_scanpy(session), "ruff==0.17.6")  # the version the tests pin down
-    args = session.posargs or ["tests", "migration_tests/test_tools.py", "-n", "2"]
+    args = session.posargs or ["tests", "-n", "2"]
     session.run("pytest", *args)
 
 

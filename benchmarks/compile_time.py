@@ -3,6 +3,7 @@
     python benchmarks/compile_time.py [--repeat 3]
 
 Each measurement is a fresh process with its own NUMBA_CACHE_DIR; prints medians.
+The kernel is ``_compile_kernel.csr_col_sums`` (beside this script).
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 PROBE = textwrap.dedent(
     """
     import json, sys, time
     t0 = time.perf_counter()
     import numpy as np
-    sys.path.insert(0, {root!r})
-    from tests.kernels import good_kernels as g
+    sys.path[:0] = [{here!r}, {root!r}]
+    import _compile_kernel as g
     import numba
     t1 = time.perf_counter()
     numba.njit(lambda: 0)()  # numba's one-time target set-up, paid by any jitted call
@@ -41,7 +43,7 @@ PROBE = textwrap.dedent(
 def measure(cache_dir: str) -> dict:
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
     res = subprocess.run(
-        [sys.executable, "-c", PROBE.format(root=str(ROOT))],
+        [sys.executable, "-c", PROBE.format(here=str(HERE), root=str(ROOT))],
         env=env,
         capture_output=True,
         text=True,

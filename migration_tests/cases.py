@@ -18,7 +18,8 @@ from itertools import product
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from inputs import Generated, InputSpec, Layout, Real
+
+from .inputs import Generated, InputSpec, Layout, Real
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

@@ -1,8 +1,8 @@
-"""Compare two ``run_cases.py`` outputs field by field (pristine vs patched).
+"""Compare two ``run_cases`` outputs field by field (pristine vs patched).
 
 Usage::
 
-    python migration_tests/compare.py PRISTINE.pkl PATCHED.pkl \
+    python -m migration_tests.compare PRISTINE.pkl PATCHED.pkl \
         [--family hvg] [--all] [--report build/migration/report.tsv]
 
 Every field is compared exactly unless ``TOLERANCES.md`` gives it a rule (see
@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tolerances import Rule, normalize_field, rule_for
+
+from .tolerances import Rule, normalize_field, rule_for
 
 IDENTICAL, CLOSE, MISMATCH, SKIPPED = "identical", "close", "MISMATCH", "skipped"
 IMPROVED = "improved"

@@ -1,11 +1,11 @@
 """Run the migration cases in the current environment and save every output.
 
 Run it with the interpreter of the environment under test (pristine or patched
-scanpy)::
+scanpy), from the repository root::
 
-    python migration_tests/run_cases.py --out build/migration/pristine.pkl \
+    python -m migration_tests.run_cases --out build/migration/pristine.pkl \
         [--family hvg] [--pattern 'hvg/seurat*'] [--shard K/N] [--list]
-    python migration_tests/run_cases.py --out ALL.pkl --merge SHARD0.pkl SHARD1.pkl
+    python -m migration_tests.run_cases --out ALL.pkl --merge SHARD0.pkl SHARD1.pkl
 
 For each case the input is built (once per input spec) and the call gets a fresh
 deep copy. Saved per case: the whole ``obs``/``var``/``uns`` after the call (so
@@ -15,7 +15,7 @@ replaced or changed, whether the input matrices (``X``, layers, ``raw.X``) were
 mutated in place (and if so, whether only their storage or their values), the
 warnings raised, and the exception type + message if the
 call failed. The output is a pickle of plain Python/numpy values; compare two of
-them with ``migration_tests/compare.py``.
+them with ``python -m migration_tests.compare``.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from cases import Case, resolve_kwargs, select
-from inputs import InputSpec, InputUnavailable, build
-from record import (
+from scipy import sparse
+
+from .cases import Case, resolve_kwargs, select
+from .inputs import InputSpec, InputUnavailable, build
+from .record import (
     Fields,
     flatten_anndata,
     flatten_matrix,
@@ -45,7 +47,6 @@ from record import (
     snapshot,
     unchanged,
 )
-from scipy import sparse
 
 if TYPE_CHECKING:
     from anndata import AnnData

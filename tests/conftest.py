@@ -7,6 +7,12 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
+ROOT = HERE.parent
+# test_tools.py imports the repository's packages tools/ and migration_tests/: the root
+# goes last on sys.path (pytest runs in importlib mode and adds nothing), so the
+# scanpy_kernels under test stays the installed one where there is one (nox)
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
 
 
 def load_path(path: Path):

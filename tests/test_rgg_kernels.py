@@ -2,7 +2,8 @@
 
 Every comparison is exact (``assert_array_equal``, NaN == NaN): the kernels reproduce
 scanpy's arithmetic operation for operation.  ``run_kernels`` is the array-level glue
-a frontend needs (also used by ``benchmarks/kernels_rgg.py``).
+a frontend needs (``benchmarks/kernels_rgg.py`` keeps a CSR-only copy: benchmarks import
+nothing from tests/).
 """
 
 from __future__ import annotations

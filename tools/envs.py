@@ -13,9 +13,10 @@ sdist's own ``pyproject.toml``.
 
 Usage::
 
-    python tools/envs.py ensure [--test-deps]
-    python tools/envs.py install-fork [--fork build/scanpy-fork]
-    python tools/envs.py python {pristine|patched}
+    python -m tools.envs ensure [--test-deps]
+    python -m tools.envs install-fork [--fork build/scanpy-fork]
+    python -m tools.envs python {pristine|patched}
+    python -m tools.envs python312     # the Python 3.12 noxw, .ci/run and nox use
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sdist
-from _common import BUILD_DIR, ToolError, git, load_pins, log, run
+from . import sdist
+from ._common import BUILD_DIR, ToolError, git, load_pins, log, run
 
 ENVS_DIR = BUILD_DIR / "envs"
 DEFAULT_FORK = BUILD_DIR / "scanpy-fork"
@@ -46,27 +47,54 @@ CASE_EXTRAS = ("skmisc",)
 PY_ENV = "SCANPY_KERNELS_PYTHON"
 
 
-def python312() -> str:
-    """An interpreter for Python 3.12: $SCANPY_KERNELS_PYTHON, python3.12, or pyenv's."""
-    candidates: list[tuple[str, dict[str, str]]] = []
-    if explicit := os.environ.get(PY_ENV):
-        candidates.append((explicit, {}))
-    if found := shutil.which("python3.12"):
-        candidates.append((found, {}))
-    if pyenv := shutil.which("pyenv"):
-        versions = run([pyenv, "versions", "--bare"], check=False).stdout.split()
-        for v in sorted((v for v in versions if re.fullmatch(r"3\.12\.\d+", v)), reverse=True):
-            proc = run([pyenv, "which", "python3.12"], env={"PYENV_VERSION": v}, check=False)
-            if proc.returncode == 0:
-                candidates.append((proc.stdout.strip(), {}))
+def _pyenv_312() -> list[str]:
+    """pyenv's Python 3.12.x interpreters, newest first (none without pyenv)."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return []
+    versions = run([pyenv, "versions", "--bare"], check=False).stdout.split()
+    found = []
+    for v in sorted(
+        (v for v in versions if re.fullmatch(r"3\.12\.\d+", v)),
+        key=lambda v: tuple(map(int, v.split("."))),
+        reverse=True,
+    ):
+        proc = run([pyenv, "which", "python3.12"], env={"PYENV_VERSION": v}, check=False)
+        if proc.returncode == 0:
+            found.append(proc.stdout.strip())
+    return found
+
+
+def _real_312(exe: str) -> str | None:
+    """``exe``'s ``sys.executable`` if it runs and is Python 3.12, else None."""
     probe = "import sys; print(sys.version_info[:2] == (3, 12), sys.executable)"
-    for exe, _ in candidates:
+    try:
         proc = run([exe, "-c", probe], check=False)
-        ok, _, real = proc.stdout.strip().partition(" ")
-        if proc.returncode == 0 and ok == "True":
+    except OSError:  # not there, not executable
+        return None
+    ok, _, real = proc.stdout.strip().partition(" ")
+    return real if proc.returncode == 0 and ok == "True" else None
+
+
+def python312() -> str:
+    """The project's one Python 3.12 finder (noxw, .ci/run and noxfile.py call it).
+
+    ``$SCANPY_KERNELS_PYTHON`` wins (an error if it is not a working 3.12), then a
+    working ``python3.12`` on PATH (a pyenv shim that does not resolve to 3.12 is
+    skipped), then pyenv's newest installed 3.12.x. Prints ``sys.executable`` of the
+    chosen interpreter, so the result works without pyenv's environment.
+    """
+    if explicit := os.environ.get(PY_ENV):
+        if real := _real_312(explicit):
+            return real
+        msg = f"{PY_ENV}={explicit} is not a working Python 3.12"
+        raise ToolError(msg)
+    on_path = shutil.which("python3.12")
+    for exe in [*([on_path] if on_path else []), *_pyenv_312()]:
+        if real := _real_312(exe):
             return real
     msg = (
-        "no Python 3.12 found: set SCANPY_KERNELS_PYTHON, put python3.12 on PATH, "
+        f"no Python 3.12 found: set {PY_ENV}, put python3.12 on PATH, "
         "or install it with pyenv (pyenv install 3.12)"
     )
     raise ToolError(msg)
@@ -280,7 +308,7 @@ def install_fork(fork: Path = DEFAULT_FORK, env: Venv = PATCHED) -> str:
     """
     pins = load_pins()
     if not (fork / ".git").exists():
-        msg = f"{fork} is not a fork checkout; run python tools/fork.py build first"
+        msg = f"{fork} is not a fork checkout; run python -m tools.fork build first"
         raise ToolError(msg)
     ensure_base(env)
     head = git(fork, "rev-parse", "HEAD").stdout.strip()

@@ -2,18 +2,18 @@
 
 Subcommands::
 
-    python tools/fork.py build [--upto N] [--out build/scanpy-fork]
+    python -m tools.fork build [--upto N] [--out build/scanpy-fork]
         fresh git repo: commit 1 = pristine sdist (tag scanpy-<v>-sdist), then one
         commit per patch of patches/series (``git am``), deterministically.
-    python tools/fork.py apply --repo PATH [--upto N]
+    python -m tools.fork apply --repo PATH [--upto N]
         apply the series onto an existing scanpy checkout with ``git am -3``; on a
         failure the whole ``git am`` is aborted and the failing patch and the
         conflicting files are reported.
-    python tools/fork.py export --repo PATH [--base REF] [--out patches]
+    python -m tools.fork export --repo PATH [--base REF] [--out patches]
         ``git format-patch`` the commits after REF back into patches/ and rewrite
         patches/series (the inverse of build: build -> export is byte-identical
         modulo volatile headers).
-    python tools/fork.py touched --repo PATH [--base REF]
+    python -m tools.fork touched --repo PATH [--base REF]
         files the series changes, relative to the base (for scanpy-tests).
 
 Everything works offline once the sdist is cached (build/cache/).
@@ -28,8 +28,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pristine
-from _common import (
+from . import pristine
+from ._common import (
     BUILD_DIR,
     FORMAT_PATCH_FLAGS,
     PATCHES_DIR,
@@ -39,7 +39,7 @@ from _common import (
     load_pins,
     log,
 )
-from series import SERIES_NAME, Patch, patch_diff, read_series, write_series
+from .series import SERIES_NAME, Patch, patch_diff, read_series, write_series
 
 DEFAULT_FORK = BUILD_DIR / "scanpy-fork"
 

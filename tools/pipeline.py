@@ -2,11 +2,11 @@
 
 Subcommands::
 
-    python tools/pipeline.py fork                     # build + install the fork
-    python tools/pipeline.py migration [--family F]   # pristine vs patched cases
-    python tools/pipeline.py series                   # gate every prefix 1..N
-    python tools/pipeline.py scanpy-tests [--family F] [--test tests/test_x.py]
-    python tools/pipeline.py main                     # fork + migration + speed
+    python -m tools.pipeline fork                     # build + install the fork
+    python -m tools.pipeline migration [--family F]   # pristine vs patched cases
+    python -m tools.pipeline series                   # gate every prefix 1..N
+    python -m tools.pipeline scanpy-tests [--family F] [--test tests/test_x.py]
+    python -m tools.pipeline main                     # fork + migration + speed
 
 Environments: see tools/envs.py. Case outputs are cached in ``build/migration/``,
 keyed by everything that determines them (harness sources, the installed
@@ -28,19 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import envs
-import fork
-import pristine
-import scanpy_tests
-import vendor
-from _common import BUILD_DIR, PATCHES_DIR, REPO_ROOT, ToolError, git, load_pins, log
-from series import read_series
+from . import envs, fork, pristine, scanpy_tests, vendor
+from ._common import BUILD_DIR, PATCHES_DIR, REPO_ROOT, ToolError, git, load_pins, log
+from .series import read_series
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 MIGRATION_DIR = BUILD_DIR / "migration"
 HARNESS_DIR = REPO_ROOT / "migration_tests"
+# the harness is the package migration_tests/: its scripts run as modules in the
+# environments' interpreters, with the repository root as cwd and on PYTHONPATH
+RUN_CASES = ("-m", "migration_tests.run_cases")
+COMPARE = ("-m", "migration_tests.compare")
 TESTS_DIR = BUILD_DIR / "scanpy-tests"
 DEFAULT_FAMILIES = ("hvg", "rank_genes_groups")
 #: processes per patched case run of the series gate (one core each)
@@ -51,6 +51,16 @@ SERIES = {"dir": PATCHES_DIR}
 
 def patches_dir() -> Path:
     return SERIES["dir"]
+
+
+def harness_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) with the repository root first on
+    ``PYTHONPATH``, so ``python -m migration_tests.<mod>`` imports the harness in any
+    interpreter (also with ``PYTHONSAFEPATH``, which keeps the cwd off ``sys.path``).
+    """
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 @dataclass
@@ -103,7 +113,7 @@ def _harness_key(env: envs.Venv, extra: object = None) -> str:
 
 @dataclass
 class CaseRun:
-    """One ``run_cases.py`` run (or its cached output) in one environment.
+    """One ``migration_tests.run_cases`` run (or its cached output) in one environment.
 
     With several shards, one process per shard (whole inputs each) and their outputs
     merged into ``out`` by the environment's own interpreter.
@@ -130,12 +140,19 @@ class CaseRun:
             lines = path.read_text().strip().splitlines() if path.exists() else []
             log(f"[{self.env.name}] " + (lines[-1] if lines else "no output"))
             if code != 0 or not self.shard_out(k).exists():
-                msg = f"run_cases.py failed in {self.env.name} (exit {code}); see {path}"
+                msg = (
+                    f"migration_tests.run_cases failed in {self.env.name} (exit {code}); see {path}"
+                )
                 raise ToolError(msg)
         if self.shards > 1:
             shards = [self.shard_out(k) for k in range(self.shards)]
-            cmd = [str(self.env.python), str(HARNESS_DIR / "run_cases.py"), "--out"]
-            subprocess.run([*cmd, str(self.out), "--merge", *map(str, shards)], check=True)
+            cmd = [str(self.env.python), *RUN_CASES, "--out"]
+            subprocess.run(
+                [*cmd, str(self.out), "--merge", *map(str, shards)],
+                cwd=REPO_ROOT,
+                env=harness_env(),
+                check=True,
+            )
             for path in shards:
                 path.unlink()
         self.procs = []
@@ -153,7 +170,7 @@ def case_env(env: envs.Venv) -> dict[str, str]:
     ``NUMBA_CACHE_DIR`` is kept.
     """
     cache = os.environ.get("NUMBA_CACHE_DIR") or str(BUILD_DIR / "numba-cache" / env.name)
-    return {**os.environ, "NUMBA_CACHE_DIR": cache}
+    return harness_env({**os.environ, "NUMBA_CACHE_DIR": cache})
 
 
 def start_cases(
@@ -164,7 +181,7 @@ def start_cases(
     fresh: bool = False,
     shards: int = 1,
 ) -> CaseRun:
-    """Start ``run_cases.py`` for ``families`` in ``env`` unless cached output exists.
+    """Start ``migration_tests.run_cases`` for ``families`` in ``env`` unless cached output exists.
 
     ``shards`` > 1 splits the cases over that many processes (one core each: the
     cases run scanpy with its default ``n_jobs=1``).
@@ -175,7 +192,7 @@ def start_cases(
     if out.exists() and not fresh:
         log(f"[{env.name}] reusing cached case outputs {out.name}")
         return run
-    base = [str(env.python), str(HARNESS_DIR / "run_cases.py")]
+    base = [str(env.python), *RUN_CASES]
     base += [a for f in families for a in ("--family", f)]
     for k in range(shards):
         cmd = [*base, "--out", str(run.shard_out(k))]
@@ -204,17 +221,12 @@ def run_both(families: list[str], *, fresh: bool = False) -> tuple[Path, Path]:
 
 def compare(pristine_out: Path, patched_out: Path, families: list[str]) -> bool:
     report = MIGRATION_DIR / "report.tsv"
-    cmd = [
-        str(envs.PATCHED.python),
-        str(HARNESS_DIR / "compare.py"),
-        str(pristine_out),
-        str(patched_out),
-    ]
+    cmd = [str(envs.PATCHED.python), *COMPARE, str(pristine_out), str(patched_out)]
     cmd += [a for fam in families for a in ("--family", fam)] + [
         "--report",
         str(report),
     ]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, check=False)
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=harness_env(), check=False)
     print(f"(full table: {report})")
     return proc.returncode == 0
 
@@ -294,7 +306,7 @@ def verifier(env: envs.Venv, fork_dir: Path = fork.DEFAULT_FORK) -> str:
 
 def _vendor_up_to_date() -> None:
     if vendor.check(patches_dir()) != 0:
-        msg = "patch 0001 is stale; run python tools/vendor.py"
+        msg = "patch 0001 is stale; run python -m tools.vendor"
         raise ToolError(msg)
 
 
@@ -489,7 +501,7 @@ def _exclusive_lock() -> IO[str]:
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        log("another tools/pipeline.py run holds build/.pipeline.lock: waiting for it")
+        log("another tools.pipeline run holds build/.pipeline.lock: waiting for it")
         fcntl.flock(f, fcntl.LOCK_EX)
     return f
 

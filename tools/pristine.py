@@ -12,8 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import sdist
-from _common import BUILD_DIR, Pins, ToolError, bot_env, git, load_pins, log
+from . import sdist
+from ._common import BUILD_DIR, Pins, ToolError, bot_env, git, load_pins, log
 
 
 def _template_dir(p: Pins) -> Path:

@@ -7,9 +7,9 @@ a file whose hash differs from the pin is refused, never used.
 
 Usage::
 
-    python tools/sdist.py fetch [--from FILE]   # download (or import FILE) + verify
-    python tools/sdist.py path                  # print the verified path
-    python tools/sdist.py extract DEST          # verified extraction to DEST
+    python -m tools.sdist fetch [--from FILE]   # download (or import FILE) + verify
+    python -m tools.sdist path                  # print the verified path
+    python -m tools.sdist extract DEST          # verified extraction to DEST
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from _common import BUILD_DIR, Pins, ToolError, load_pins, log, run
+from ._common import BUILD_DIR, Pins, ToolError, load_pins, log, run
 
 CACHE_ENV = "SCANPY_KERNELS_SDIST_CACHE"
 

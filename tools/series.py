@@ -7,8 +7,8 @@ families it migrates with a commit-message trailer, e.g. ``Migrates: hvg`` or
 
 Usage::
 
-    python tools/series.py list                 # index, file, migrated families
-    python tools/series.py diff A.patch B.patch # compare modulo volatile headers
+    python -m tools.series list                 # index, file, migrated families
+    python -m tools.series diff A.patch B.patch # compare modulo volatile headers
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import PATCHES_DIR, ToolError
+from ._common import PATCHES_DIR, ToolError
 
 SERIES_NAME = "series"
 MIGRATES_TRAILER = "Migrates"

@@ -17,8 +17,8 @@ dependency tables are untouched.
 
 Usage::
 
-    python tools/vendor.py            # regenerate patches/0001-*.patch (+ series)
-    python tools/vendor.py --check    # exit 1 if the committed patch is stale
+    python -m tools.vendor            # regenerate patches/0001-*.patch (+ series)
+    python -m tools.vendor --check    # exit 1 if the committed patch is stale
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import pristine
-from _common import (
+from . import pristine
+from ._common import (
     FORMAT_PATCH_FLAGS,
     PACKAGE_DIR,
     PATCHES_DIR,
@@ -46,7 +46,7 @@ from _common import (
     load_pins,
     log,
 )
-from series import SERIES_NAME, patch_diff, write_series
+from .series import SERIES_NAME, patch_diff, write_series
 
 SUBJECT = "Vendor scanpy-kernels as scanpy._kernels"
 EXCLUDED_DIRS = ("__pycache__", ".*", "*.egg-info", "build", "dist")
@@ -56,7 +56,7 @@ RUFF_ANCHOR = 'lint.per-file-ignores."benchmarks/**/*.py"'
 # Rules of scanpy's ruff config that vendored code does not follow, ignored for the
 # vendored path only; the reasons become the entry's comment in scanpy's pyproject.
 # Everything else of scanpy's config applies to scanpy_kernels/ as it is:
-# migration_tests/test_tools.py lints and format-checks it in a scanpy tree with
+# tests/test_tools.py lints and format-checks it in a scanpy tree with
 # exactly this entry. (scanpy marks its own numba kernel get/_aggregated.py
 # `_chan_combine` with `noqa: PLR0917` for the same reason.)
 KERNEL_RUFF_IGNORES: dict[str, str] = {
@@ -326,7 +326,7 @@ def install(generated: Path, patches_dir: Path = PATCHES_DIR) -> Path:
 def check(patches_dir: Path = PATCHES_DIR, *, package: Path = PACKAGE_DIR) -> int:
     committed = _committed_vendor_patch(patches_dir)
     if committed is None:
-        log(f"STALE: no 0001-*.patch in {patches_dir}; run python tools/vendor.py")
+        log(f"STALE: no 0001-*.patch in {patches_dir}; run python -m tools.vendor")
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate(Path(tmp), package=package)
@@ -339,7 +339,7 @@ def check(patches_dir: Path = PATCHES_DIR, *, package: Path = PACKAGE_DIR) -> in
         renamed = fresh.name != committed.name
     if diff or renamed:
         lines = diff.splitlines()
-        log(f"STALE: {committed} does not match scanpy_kernels/ (run python tools/vendor.py)")
+        log(f"STALE: {committed} does not match scanpy_kernels/ (run python -m tools.vendor)")
         if renamed:
             log(f"  file name would now be {fresh.name}")
         log(

@@ -1,6 +1,7 @@
-"""Tests of the migration tooling (tools/) and of the golden-output harness.
+"""Tests of the migration tooling (tools/) and of the golden-output harness (migration_tests/).
 
-The fork/vendor tests need ``git`` and the pinned sdist (downloaded once into
+Both are packages at the repository root (tests/conftest.py makes it importable). The
+fork/vendor tests need ``git`` and the pinned sdist (downloaded once into
 ``build/cache/`` and verified); everything runs offline after that.
 """
 
@@ -14,19 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fork
 import numpy as np
-import pristine
 import pytest
-import scanpy_tests
-import sdist
-import series
-import tolerances
-import vendor
-from _common import PATCHES_DIR, ToolError, bot_env, git, load_pins
 
-HERE = Path(__file__).resolve().parent
-
+from migration_tests import tolerances
+from tools import fork, pristine, scanpy_tests, sdist, series, vendor
+from tools._common import PATCHES_DIR, REPO_ROOT, ToolError, bot_env, git, load_pins
 
 # --- helpers ------------------------------------------------------------------------
 
@@ -349,15 +343,8 @@ def test_export_requires_linear_history_and_base(tmp_path):
 
 def test_fork_cli_reports_failure(tmp_path):
     out = subprocess.run(
-        [
-            sys.executable,
-            str(HERE.parent / "tools" / "fork.py"),
-            "build",
-            "--upto",
-            "99",
-            "--out",
-            str(tmp_path / "f"),
-        ],
+        [sys.executable, "-m", "tools.fork", "build", "--upto", "99", "--out", str(tmp_path / "f")],
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -457,7 +444,7 @@ def test_tolerance_parser_rejects_bad_rules():
 
 
 def test_compare_arrays_verdicts():
-    import compare
+    from migration_tests import compare
 
     rule = tolerances.Rule("hvg", "means", "float64", 1e-12, 0.0, "r")
     a = np.array([1.0, 2.0, np.nan, 0.0])
@@ -504,10 +491,12 @@ def test_compare_cli_end_to_end(tmp_path):
         return subprocess.run(
             [
                 sys.executable,
-                str(HERE / "compare.py"),
+                "-m",
+                "migration_tests.compare",
                 str(tmp_path / "a.pkl"),
                 str(tmp_path / "b.pkl"),
             ],
+            cwd=REPO_ROOT,
             capture_output=True,
             text=True,
             check=False,
@@ -523,7 +512,7 @@ def test_compare_cli_end_to_end(tmp_path):
 
 def test_compare_accepts_only_avoided_storage_mutations():
     """pristine rewrote X's storage in place (values kept), patched did not: improved."""
-    import compare
+    from migration_tests import compare
 
     x = np.array([[0.0, 1.0], [2.0, 0.0]])
 
@@ -561,7 +550,7 @@ def test_compare_accepts_only_avoided_storage_mutations():
 
 def test_compare_accepts_only_avoided_pristine_only_warnings():
     """pristine raised pandas-4 deprecations from code patched does not run, patched did not."""
-    import compare
+    from migration_tests import compare
 
     view = compare.PRISTINE_ONLY_WARNINGS[0] + " It has had no effect since pandas 3.0."
     other = "builtins.UserWarning: `flavor='pearson_residuals'` expects raw count data"
@@ -595,8 +584,9 @@ def test_compare_accepts_only_avoided_pristine_only_warnings():
 
 def test_record_tells_storage_from_value_mutations():
     pytest.importorskip("scipy")
-    import record
     from scipy import sparse
+
+    from migration_tests import record
 
     m = sparse.csr_matrix(np.array([[0.0, 1.0], [2.0, 3.0]]))
     m.data[0] = 0.0  # an explicit zero
@@ -617,10 +607,11 @@ def test_record_tells_storage_from_value_mutations():
 
 def test_inputs_are_deterministic_and_cover_edge_cases():
     pytest.importorskip("anndata")
-    import inputs
-    from cases import CSC64_I64, NONCANON32, SMALL, gen
-    from run_cases import copy_matrix
     from scipy import sparse
+
+    from migration_tests import inputs
+    from migration_tests.cases import CSC64_I64, NONCANON32, SMALL, gen
+    from migration_tests.run_cases import copy_matrix
 
     spec = gen(SMALL, CSC64_I64, values="log1p")
     a, b = inputs.build(spec), inputs.build(spec)
@@ -639,9 +630,10 @@ def test_inputs_are_deterministic_and_cover_edge_cases():
 
 def test_rgg_edge_inputs_have_their_edge_cases():
     pytest.importorskip("anndata")
-    import inputs
-    from cases import CSC_ARRAY32_I64, DENSE64, NONCANON_CSC64_I64, SMALL, gen
     from scipy import sparse
+
+    from migration_tests import inputs
+    from migration_tests.cases import CSC_ARRAY32_I64, DENSE64, NONCANON_CSC64_I64, SMALL, gen
 
     a = inputs.build(gen(SMALL, DENSE64, values="log1p", nan=True))
     x, g = a.X, inputs.N_ZERO_GENES
@@ -671,7 +663,7 @@ def test_rgg_edge_inputs_have_their_edge_cases():
 
 def test_cases_are_unique_and_cover_the_families():
     pytest.importorskip("pandas")
-    import cases
+    from migration_tests import cases
 
     all_cases = cases.all_cases()
     assert {c.family for c in all_cases} == set(cases.FAMILIES)
@@ -685,7 +677,7 @@ def test_cases_are_unique_and_cover_the_families():
 
 def test_record_flattens_structured_arrays_and_frames():
     pd = pytest.importorskip("pandas")
-    import record
+    from migration_tests import record
 
     rec = np.rec.fromarrays(
         [np.array(["g1", "g2"], dtype=object), np.array([1.5, 0.5], dtype=np.float32)],
@@ -713,8 +705,8 @@ def test_tools_are_stdlib_only():
     """The tools must run from any interpreter (no third-party imports)."""
     import ast
 
-    allowed = set(sys.stdlib_module_names) | {p.stem for p in (HERE.parent / "tools").glob("*.py")}
-    for path in (HERE.parent / "tools").glob("*.py"):
+    allowed = set(sys.stdlib_module_names) | {"tools"}  # and relative imports
+    for path in (REPO_ROOT / "tools").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = (
                 [a.name for a in node.names]
@@ -734,8 +726,8 @@ def test_tools_are_stdlib_only():
 
 def test_shards_split_cases_by_whole_inputs():
     pytest.importorskip("anndata")
-    from cases import select
-    from run_cases import shard
+    from migration_tests.cases import select
+    from migration_tests.run_cases import shard
 
     cases = select(["hvg", "rank_genes_groups"])
     for n in (1, 2, 3):
@@ -756,7 +748,7 @@ def test_shards_split_cases_by_whole_inputs():
 
 def test_merge_of_shard_outputs(tmp_path):
     pytest.importorskip("anndata")
-    import run_cases
+    from migration_tests import run_cases
 
     env = {"scanpy": "1.12.4"}
     one = {
