@@ -71,8 +71,10 @@ def run_timings(args) -> None:
     import scanpy as sc
     from test_rgg_kernels import run_kernels
 
+    from scanpy_kernels import as_matrix
+    from scanpy_kernels._welford import welford_mean_var_csr
     from scanpy_kernels.rank_genes_groups import (
-        group_mean_var_csr,
+        group_mean_var,
         group_sums_csr,
         ranksums_csc,
         ranksums_csr,
@@ -102,20 +104,24 @@ def run_timings(args) -> None:
         run_kernels(small, codes[:2000], k, ref=0)
         xc = _data.matrix(args.data, log1p=True, fmt="csc") if args.csc else None
         if xc is not None:
-            ranksums_csc(xc[:, :50].data, xc[:, :50].indices, xc[:, :50].indptr, codes, k, -1)
+            xs = xc[:, :50]
+            ranksums_csc(xs.data, xs.indices, xs.indptr, *xs.shape, codes, k, -1)
 
         d, i, p = x.data, x.indices, x.indptr
+        n, m = x.shape
         rows = {}
-        rows["group_sums_csr (means, pts)"] = best(lambda: group_sums_csr(d, i, p, codes, k, x.shape[1]), args.repeat)
-        rows["group_mean_var_csr (t-test stats)"], (mean, var, nnz) = best(
-            lambda: group_mean_var_csr(d, i, p, codes, k, x.shape[1]), args.repeat)
+        # every cell is in a group: group k (the remainder) stays empty, as in the drivers
+        rows["group_sums_csr (means, pts)"] = best(lambda: group_sums_csr(d, i, p, n, m, codes, k + 1), args.repeat)
+        rows["welford_mean_var_csr (t-test stats)"] = best(
+            lambda: welford_mean_var_csr(d, i, p, n, m, codes, k + 1, True), args.repeat)
+        mean, var, nnz = group_mean_var(as_matrix(x), codes, k)  # var with dof=1
         rows["rest_mean_pts"] = best(lambda: rest_mean_pts(sizes, mean, nnz), args.repeat)
         rows["rest_var"] = best(lambda: rest_var(sizes, mean, var), args.repeat)
-        rows["ranksums_csr vs rest"], _ = best(lambda: ranksums_csr(d, i, p, codes, k, -1, x.shape[1]), args.repeat)
-        rows["ranksums_csr vs reference"] = best(lambda: ranksums_csr(d, i, p, codes, k, 0, x.shape[1]), args.repeat)
+        rows["ranksums_csr vs rest"], _ = best(lambda: ranksums_csr(d, i, p, n, m, codes, k, -1), args.repeat)
+        rows["ranksums_csr vs reference"] = best(lambda: ranksums_csr(d, i, p, n, m, codes, k, 0), args.repeat)
         if xc is not None:
             rows["ranksums_csc vs rest (CSC input)"] = best(
-                lambda: ranksums_csc(xc.data, xc.indices, xc.indptr, codes, k, -1), args.repeat)
+                lambda: ranksums_csc(xc.data, xc.indices, xc.indptr, *xc.shape, codes, k, -1), args.repeat)
         rows["glue wilcoxon (kernels + scipy pvals + lfc)"], got_w = best(
             lambda: run_kernels(x, codes, k, method="wilcoxon"), args.repeat)
         rows["glue wilcoxon vs reference"], got_wr = best(
@@ -183,8 +189,9 @@ PROBE = textwrap.dedent(
     from scipy import sparse
     import numba
     numba.njit(lambda: 0)()  # numba's one-time set-up, paid by any jitted call
+    from scanpy_kernels._welford import welford_mean_var_csr
     from scanpy_kernels.rank_genes_groups import (
-        group_mean_var_csr, group_sums_csr, ranksums_csr, rest_mean_pts, rest_var)
+        group_sums_csr, ranksums_csr, rest_mean_pts, rest_var)
     from scanpy_kernels.toolkit import thread_limit
     rng = np.random.default_rng(0)
     x = sparse.random(300, 60, density=0.2, format="csr", dtype=np.float32, random_state=0)
@@ -199,11 +206,12 @@ PROBE = textwrap.dedent(
         cpu[name] = time.process_time() - c
         return r
     with thread_limit({threads}):
-        timed("group_sums_csr", lambda: group_sums_csr(x.data, x.indices, x.indptr, codes, 4, 60))
-        m, v, n = timed("group_mean_var_csr", lambda: group_mean_var_csr(x.data, x.indices, x.indptr, codes, 4, 60))
+        args = (x.data, x.indices, x.indptr, 300, 60, codes)
+        timed("group_sums_csr", lambda: group_sums_csr(*args, 5))
+        m, v, n = timed("welford_mean_var_csr", lambda: welford_mean_var_csr(*args, 5, True))
         timed("rest_mean_pts", lambda: rest_mean_pts(sizes, m, n))
         timed("rest_var", lambda: rest_var(sizes, m, v))
-        timed("ranksums_csr", lambda: ranksums_csr(x.data, x.indices, x.indptr, codes, 4, -1, 60))
+        timed("ranksums_csr", lambda: ranksums_csr(*args, 4, -1))
     out["total"] = sum(out.values())
     cpu["total"] = sum(cpu.values())
     print(json.dumps(dict(wall=out, cpu=cpu)))
