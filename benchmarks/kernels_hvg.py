@@ -130,7 +130,7 @@ def run_timings(args) -> None:
             lambda: _sum_and_sum_squares_clipped(
                 x.indices, x.data, n_cols=m, clip_val=clip[0], nnz=x.nnz
             ),
-            lambda: hvg.clipped_sums_csr(x.data, x.indices, x.indptr, m, codes, clip),
+            lambda: hvg.clipped_sums_csr(x.data, x.indices, x.indptr, n, m, codes, clip),
             same,
             threads,
         )
@@ -141,6 +141,7 @@ def run_timings(args) -> None:
                 x.data,
                 x.indices,
                 x.indptr,
+                n,
                 m,
                 codes,
                 1,
@@ -158,6 +159,7 @@ def run_timings(args) -> None:
                 np.expm1(x.data),
                 x.indices,
                 x.indptr,
+                n,
                 m,
                 codes,
                 1,
@@ -171,12 +173,12 @@ def run_timings(args) -> None:
     if args.pearson:
 
         def kernel_pearson():
-            sg, sc = hvg.pearson_sums_csr(x.data, x.indices, x.indptr, m, codes, 1)
+            sg, sc = hvg.pearson_sums_csr(x.data, x.indices, x.indptr, n, m, codes, 1)
             tot = np.array([np.float64(np.sum(sg[0][sg[0] != 0]))])
             cl = np.array([np.sqrt(n)])
             zero = hvg.pearson_zero_terms(codes, 1, sg, sc, tot, cl, 100.0)
             return hvg.pearson_residual_var_csr(
-                x.data, x.indices, x.indptr, codes, sg, sc, tot, cl, 100.0, zero
+                x.data, x.indices, x.indptr, n, m, codes, 1, sg, sc, tot, cl, 100.0, zero
             )
 
         def check(p, k):
@@ -207,9 +209,9 @@ t1 = time.perf_counter()
 out = []
 for n in (1, 2):
     with thread_limit(n):
-        t = time.perf_counter(); hvg.clipped_sums_csr(x.data, x.indices, x.indptr, 300, codes, np.ones((1, 300)))
+        t = time.perf_counter(); hvg.clipped_sums_csr(x.data, x.indices, x.indptr, 500, 300, codes, np.ones((1, 300)))
         out.append(("clipped_sums_csr", n, time.perf_counter() - t))
-        t = time.perf_counter(); hvg.mean_var_csr(x.data, x.indices, x.indptr, 300, codes, 1, 2, 1, False)
+        t = time.perf_counter(); hvg.mean_var_csr(x.data, x.indices, x.indptr, 500, 300, codes, 1, 2, 1, False)
         out.append(("mean_var_csr", n, time.perf_counter() - t))
 for name, n, dt in out:
     print(f"{name:18s} threads={n} first call {dt:6.2f} s")

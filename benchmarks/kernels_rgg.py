@@ -76,26 +76,25 @@ def run_kernels(x, codes, n_groups, *, ref=-1, method="wilcoxon"):
     """
     from scipy import stats
 
+    from scanpy_kernels import as_matrix
     from scanpy_kernels.rank_genes_groups import (
-        group_mean_var_csr,
-        group_sums_csr,
-        ranksums_csr,
+        group_mean_var,
+        group_means,
+        ranksums,
         rest_mean_pts,
         rest_var,
+        wilcoxon_zscores,
     )
-    from scanpy_kernels.rank_genes_groups.drivers import wilcoxon_zscores
 
-    d, i, p, n_genes = x.data, x.indices, x.indptr, x.shape[1]
+    m = as_matrix(x)
     slots = np.where(codes < 0, n_groups, codes)
     sizes = np.bincount(slots, minlength=n_groups + 1).astype(np.int64)
     out = {}
     if method == "wilcoxon":
-        sums, nnz = group_sums_csr(d, i, p, codes, n_groups, n_genes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(sizes[:, None] > 0, sums / sizes[:, None], 0.0)
+        mean, nnz = group_means(m, codes, n_groups)
         var = None
     else:
-        mean, var, nnz = group_mean_var_csr(d, i, p, codes, n_groups, n_genes)
+        mean, var, nnz = group_mean_var(m, codes, n_groups)
     out["means"] = mean[:n_groups]
     out["pts"] = nnz[:n_groups] / sizes[:n_groups, None]
     if ref < 0:
@@ -105,7 +104,7 @@ def run_kernels(x, codes, n_groups, *, ref=-1, method="wilcoxon"):
     else:
         mean_other = np.broadcast_to(mean[ref], mean[:n_groups].shape)
     if method == "wilcoxon":
-        rank_sums, tie_sums = ranksums_csr(d, i, p, codes, n_groups, ref, n_genes)
+        rank_sums, tie_sums = ranksums(m, codes, n_groups, ref)
         z = wilcoxon_zscores(rank_sums, tie_sums, sizes, ref, tie_correct=False)
         out["scores"], out["pvals"] = z, 2 * stats.distributions.norm.sf(np.abs(z))
     else:
@@ -132,8 +131,10 @@ def run_timings(args) -> None:
     import _data
     import scanpy as sc
 
+    from scanpy_kernels import as_matrix
+    from scanpy_kernels._welford import welford_mean_var_csr
     from scanpy_kernels.rank_genes_groups import (
-        group_mean_var_csr,
+        group_mean_var,
         group_sums_csr,
         ranksums_csc,
         ranksums_csr,
@@ -163,20 +164,24 @@ def run_timings(args) -> None:
         run_kernels(small, codes[:2000], k, ref=0)
         xc = _data.matrix(args.data, log1p=True, fmt="csc") if args.csc else None
         if xc is not None:
-            ranksums_csc(xc[:, :50].data, xc[:, :50].indices, xc[:, :50].indptr, codes, k, -1)
+            xs = xc[:, :50]
+            ranksums_csc(xs.data, xs.indices, xs.indptr, *xs.shape, codes, k, -1)
 
         d, i, p = x.data, x.indices, x.indptr
+        n, m = x.shape
         rows = {}
-        rows["group_sums_csr (means, pts)"] = best(lambda: group_sums_csr(d, i, p, codes, k, x.shape[1]), args.repeat)
-        rows["group_mean_var_csr (t-test stats)"], (mean, var, nnz) = best(
-            lambda: group_mean_var_csr(d, i, p, codes, k, x.shape[1]), args.repeat)
+        # every cell is in a group: group k (the remainder) stays empty, as in the drivers
+        rows["group_sums_csr (means, pts)"] = best(lambda: group_sums_csr(d, i, p, n, m, codes, k + 1), args.repeat)
+        rows["welford_mean_var_csr (t-test stats)"] = best(
+            lambda: welford_mean_var_csr(d, i, p, n, m, codes, k + 1, True), args.repeat)
+        mean, var, nnz = group_mean_var(as_matrix(x), codes, k)  # var with dof=1
         rows["rest_mean_pts"] = best(lambda: rest_mean_pts(sizes, mean, nnz), args.repeat)
         rows["rest_var"] = best(lambda: rest_var(sizes, mean, var), args.repeat)
-        rows["ranksums_csr vs rest"], _ = best(lambda: ranksums_csr(d, i, p, codes, k, -1, x.shape[1]), args.repeat)
-        rows["ranksums_csr vs reference"] = best(lambda: ranksums_csr(d, i, p, codes, k, 0, x.shape[1]), args.repeat)
+        rows["ranksums_csr vs rest"], _ = best(lambda: ranksums_csr(d, i, p, n, m, codes, k, -1), args.repeat)
+        rows["ranksums_csr vs reference"] = best(lambda: ranksums_csr(d, i, p, n, m, codes, k, 0), args.repeat)
         if xc is not None:
             rows["ranksums_csc vs rest (CSC input)"] = best(
-                lambda: ranksums_csc(xc.data, xc.indices, xc.indptr, codes, k, -1), args.repeat)
+                lambda: ranksums_csc(xc.data, xc.indices, xc.indptr, *xc.shape, codes, k, -1), args.repeat)
         rows["glue wilcoxon (kernels + scipy pvals + lfc)"], got_w = best(
             lambda: run_kernels(x, codes, k, method="wilcoxon"), args.repeat)
         rows["glue wilcoxon vs reference"], got_wr = best(
@@ -244,8 +249,9 @@ PROBE = textwrap.dedent(
     from scipy import sparse
     import numba
     numba.njit(lambda: 0)()  # numba's one-time set-up, paid by any jitted call
+    from scanpy_kernels._welford import welford_mean_var_csr
     from scanpy_kernels.rank_genes_groups import (
-        group_mean_var_csr, group_sums_csr, ranksums_csr, rest_mean_pts, rest_var)
+        group_sums_csr, ranksums_csr, rest_mean_pts, rest_var)
     from scanpy_kernels.toolkit import thread_limit
     rng = np.random.default_rng(0)
     x = sparse.random(300, 60, density=0.2, format="csr", dtype=np.float32, random_state=0)
@@ -260,11 +266,12 @@ PROBE = textwrap.dedent(
         cpu[name] = time.process_time() - c
         return r
     with thread_limit({threads}):
-        timed("group_sums_csr", lambda: group_sums_csr(x.data, x.indices, x.indptr, codes, 4, 60))
-        m, v, n = timed("group_mean_var_csr", lambda: group_mean_var_csr(x.data, x.indices, x.indptr, codes, 4, 60))
+        args = (x.data, x.indices, x.indptr, 300, 60, codes)
+        timed("group_sums_csr", lambda: group_sums_csr(*args, 5))
+        m, v, n = timed("welford_mean_var_csr", lambda: welford_mean_var_csr(*args, 5, True))
         timed("rest_mean_pts", lambda: rest_mean_pts(sizes, m, n))
         timed("rest_var", lambda: rest_var(sizes, m, v))
-        timed("ranksums_csr", lambda: ranksums_csr(x.data, x.indices, x.indptr, codes, 4, -1, 60))
+        timed("ranksums_csr", lambda: ranksums_csr(*args, 4, -1))
     out["total"] = sum(out.values())
     cpu["total"] = sum(cpu.values())
     print(json.dumps(dict(wall=out, cpu=cpu)))

@@ -56,7 +56,7 @@ def _kernel_ms(threads: int, x, repeats: int = 9) -> float | None:
         except ImportError:
             return None
     codes = np.zeros(x.shape[0], np.int64)
-    args = (x.data, x.indices, x.indptr, x.shape[1], codes, 1, threads, 1, False)
+    args = (x.data, x.indices, x.indptr, *x.shape, codes, 1, threads, 1, False)
     times = []
     with toolkit.thread_limit(threads):
         hvg.mean_var_csr(*args)

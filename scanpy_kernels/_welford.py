@@ -2,17 +2,66 @@
 
 scanpy's ``aggregate(func=["mean", "var"])`` (``mean_var_{csr,csc,dense}``) runs
 Welford's update over each group's cells in ascending row order; sparse inputs run it
-over the stored values only and then merge the block of implicit zeros.  The kernels
-of both families that reproduce it (``hvg.welford``, ``rank_genes_groups.group_stats``)
-share these steps, so the operations and their order are written once.  pandas'
-``groupby().std()`` runs the same update (``hvg.dispersion``).
+over the stored values only and then merge the block of implicit zeros.  Both families
+reproduce it with the kernels here (hvg: seurat_v3's per-batch moments,
+:func:`..hvg.drivers.welford_mean_var`; rank_genes_groups: the t-test statistics,
+:func:`..rank_genes_groups.drivers.group_mean_var`), and :func:`welford_step` /
+:func:`merge_zeros` write the operations and their order once.  pandas'
+``groupby().std()`` runs the same update (``hvg.dispersion``).  Per (group, gene)::
+
+    n += 1; delta = x - mean; mean += delta / n; m2 += delta * (x - mean)
+    sparse, k = n_obs - n_nz implicit zeros (k > 0 and n_nz > 0):
+        mean_a = mean; mean = mean_a * n_nz / n_obs
+        m2 += mean_a * mean_a * n_nz * k / n_obs
+    var = m2 / n_obs                 (a group without rows keeps 0, 0)
+
+All groups in one pass (CSR: disjoint column blocks, each scanning every row; CSC:
+columns; dense: column blocks), so each (group, gene) sees its rows in order at any
+thread count: bitwise scanpy's.  ``codes``: int64 group per row, ``-1`` = not
+aggregated (:mod:`._groups`).  Returns ``(mean, var, count)``, each
+``(n_groups, n_cols)``, ``var`` with ``dof=0``: the driver applies
+``Aggregate.mean_var``'s ``var *= counts / (counts - dof)``.  The last parameter is
+what the families differ in (hvg passes ``False``, rank_genes_groups ``True``):
+
+- sparse, ``skip_zeros``: explicit zeros are implicit ones, as after
+  ``eliminate_zeros()`` (what ``rank_genes_groups`` aggregates); without it a stored
+  zero is a value of the update, as ``aggregate`` takes a matrix as stored
+  (seurat_v3).  The two differ in the last bits where a matrix stores zeros.
+  ``count``: the stored values Welford took (the nonzeros with ``skip_zeros``).
+- dense, ``count_nonzero``: ``count`` holds the nonzero values (``pts``); without
+  it ``count`` has no columns (saves a counter update per value).
 """
 
 from __future__ import annotations
 
-from .toolkit import helper
+import numba
+import numpy as np
+import scipy.sparse as sp
 
-__all__ = ["merge_zeros", "welford_step"]
+from ._columns import (
+    balanced_column_blocks,
+    even_column_blocks,
+    n_blocks_for,
+    row_entries,
+)
+from ._groups import group_positions
+from .toolkit import (
+    assume,
+    helper,
+    kernel,
+    matrix_examples,
+    signatures,
+    zeros1,
+    zeros2,
+)
+
+__all__ = [
+    "merge_zeros",
+    "welford_mean_var_csc",
+    "welford_mean_var_csr",
+    "welford_mean_var_dense",
+    "welford_step",
+]
 
 
 @helper
@@ -42,3 +91,133 @@ def merge_zeros(mean, m2, n_nz, n):
             m2 += mean_nz * mean_nz * n_nz * k / n
         m2 /= n
     return mean, m2
+
+
+# ------------------------------------------------------------- verifier examples
+def _cases(rng):
+    """Log counts with all-zero genes and cells, stored zeros, 1 and 3 groups."""
+    for dtype, index in ((np.float32, np.int32), (np.float64, np.int64)):
+        x = np.log1p(rng.negative_binomial(2, 0.5, (200, 60)).astype(np.float64))
+        x[:, :3] = 0
+        x[:2] = 0
+        x = sp.csr_matrix(x)
+        x.data[rng.random(x.nnz) < 0.1] = 0.0  # stored zeros
+        for k in (1, 3):
+            codes = rng.integers(-1 if k > 1 else 0, k, x.shape[0]).astype(np.int64)
+            yield x, dtype, index, codes, k
+
+
+def _example(fmt):
+    return matrix_examples(_cases, fmt, lambda *_: [(False,), (True,)])
+
+
+_OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
+#: data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
+_SPARSE = signatures(
+    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64, boolean)"
+)
+#: x, codes, n_groups, count_nonzero
+_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64, boolean)")
+
+
+# --------------------------------------------------------------------- kernels
+@kernel(signatures=_SPARSE, example=_example("csr"))
+def welford_mean_var_csr(
+    data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
+):
+    """Per-group Welford mean/var (dof 0) and count of a canonical CSR matrix."""
+    _, n_obs = group_positions(codes, n_groups)
+    mean = np.empty((n_groups, n_cols))
+    m2 = np.empty((n_groups, n_cols))
+    count = np.empty((n_groups, n_cols), np.int64)
+    # per (group, column) q: acc[4q] mean, acc[4q + 1] M2, acc[4q + 2] values seen
+    # (a float64 count: exact below 2**53, and `delta / n` converts it anyway); one
+    # cache line per update instead of three
+    acc = zeros1(4 * n_groups * n_cols, np.float64)
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows if lo < hi else 0):
+            b = codes[i]
+            if b >= 0:
+                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
+                off = b * n_cols
+                for p in range(vals.shape[0]):
+                    value = np.float64(vals[p])
+                    if not (skip_zeros and value == 0.0):
+                        q = 4 * (off + cols[p])
+                        assume(q >= 0)
+                        n = acc[q + 2] + 1.0
+                        m, v = welford_step(acc[q], acc[q + 1], n, value)
+                        acc[q] = m  # race-free: column in [lo, hi), block k's own
+                        acc[q + 1] = v  # race-free: column in [lo, hi), block k's own
+                        acc[q + 2] = n  # race-free: column in [lo, hi), block k's own
+        for b in range(n_groups):
+            for j in range(lo, hi):
+                q = 4 * (b * n_cols + j)
+                c = np.int64(acc[q + 2])
+                m, v = merge_zeros(acc[q], acc[q + 1], c, n_obs[b])
+                mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
+                m2[b, j] = v  # race-free: lo <= j < hi, block k's own columns
+                count[b, j] = c  # race-free: lo <= j < hi, block k's own columns
+    return mean, m2, count
+
+
+@kernel(signatures=_SPARSE, example=_example("csc"))
+def welford_mean_var_csc(
+    data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
+):
+    """Per-group Welford mean/var (dof 0) and count of a CSC matrix (stored order)."""
+    _, n_obs = group_positions(codes, n_groups)
+    mean = zeros2(n_groups, n_cols, np.float64)
+    m2 = zeros2(n_groups, n_cols, np.float64)
+    count = zeros2(n_groups, n_cols, np.int64)
+    for j in numba.prange(n_cols):
+        for p in range(indptr[j], indptr[j + 1]):
+            b = codes[indices[p]]
+            value = np.float64(data[p])
+            if b >= 0 and not (skip_zeros and value == 0.0):
+                n = count[b, j] + 1
+                count[b, j] = n  # race-free: column j is the prange index
+                m, v = welford_step(mean[b, j], m2[b, j], n, value)
+                mean[b, j] = m  # race-free: column j is the prange index
+                m2[b, j] = v  # race-free: column j is the prange index
+        for b in range(n_groups):
+            m, v = merge_zeros(mean[b, j], m2[b, j], count[b, j], n_obs[b])
+            mean[b, j] = m  # race-free: column j is the prange index
+            m2[b, j] = v  # race-free: column j is the prange index
+    return mean, m2, count
+
+
+@kernel(signatures=_DENSE, example=_example("dense"))
+def welford_mean_var_dense(x, codes, n_groups, count_nonzero):
+    """Per-group Welford mean/var (dof 0) (and nonzeros) of a C-contiguous dense matrix.
+
+    Every value is a value of the update, zeros included (``mean_var_dense``).
+    """
+    n_rows, n_cols = x.shape
+    pos, n_obs = group_positions(codes, n_groups)
+    mean = zeros2(n_groups, n_cols, np.float64)
+    m2 = zeros2(n_groups, n_cols, np.float64)
+    nnz = zeros2(n_groups, n_cols if count_nonzero else 0, np.int64)
+    bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows):
+            b = codes[i]
+            if b >= 0:
+                n = pos[i] + 1  # scanpy: n += 1 per row of the group
+                for j in range(lo, hi):
+                    value = np.float64(x[i, j])
+                    m, v = welford_step(mean[b, j], m2[b, j], n, value)
+                    mean[b, j] = m  # race-free: block k's own columns
+                    m2[b, j] = v  # race-free: block k's own columns
+                    if count_nonzero:
+                        nnz[b, j] += value != 0.0  # race-free: block k's own columns
+        for b in range(n_groups):
+            if n_obs[b] > 0:
+                for j in range(lo, hi):
+                    m2[b, j] /= n_obs[b]  # race-free: block k's own columns
+    return mean, m2, nnz

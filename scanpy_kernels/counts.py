@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-from .toolkit import kernel, vectorize
+from .toolkit import kernel, signatures, vectorize
 
 __all__ = ["nonnegative_integers"]
 
@@ -33,11 +33,10 @@ CHUNK = 1 << 16
 #: chunks per sweep: the kernel returns after the first sweep that holds a bad value
 SWEEP = 64
 
-_SIGS = [
-    f"boolean({arr})"
-    for dtype in ("float32", "float64")
-    for arr in (f"{dtype}[::1]", f"Array({dtype}, 1, 'C', readonly=True)")
-]
+#: the stored values (CSR/CSC ``data`` or a raveled array), writable or read-only
+_SIGS = signatures("boolean({d}[::1])") + signatures(
+    "boolean(Array({d}, 1, 'C', readonly=True))"
+)
 
 
 def _examples(rng):

@@ -43,6 +43,16 @@ def components(m):
     return m.data, m.indices, m.indptr
 
 
+def matrix_args(m):
+    """A kernel's leading arguments for ``m`` (``Matrix.args``): the calling convention.
+
+    ``(data, indices, indptr, n_rows, n_cols)`` for CSR/CSC, ``(x,)`` for dense.
+    """
+    if sp.issparse(m):
+        return (*components(m), *m.shape)
+    return (m,)
+
+
 def pristine_pearson_batch(x_batch_prefilter, *, clip: float, theta: float) -> np.ndarray:
     """scanpy 1.12.4's per-batch residual variance (its code, its kernels), zero-filled."""
     from scanpy.experimental.pp._highly_variable_genes import (

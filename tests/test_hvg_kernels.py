@@ -22,7 +22,7 @@ from scanpy_kernels import hvg
 from scanpy_kernels.toolkit import Kernel, thread_limit
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hvg_reference import as_format, components, counts, pristine_pearson_batch
+from hvg_reference import as_format, components, counts, matrix_args, pristine_pearson_batch
 
 PEARSON_RTOL = 1e-12
 KERNELS = [k for name in hvg.__all__ if isinstance(k := getattr(hvg, name), Kernel)]
@@ -100,13 +100,11 @@ def _pristine_clipped(xb, clip_b):
 
 
 def _check_clipped(fmt, x, codes, n_batches, clip, threads):
+    kern = {"csr": hvg.clipped_sums_csr, "csc": hvg.clipped_sums_csc}.get(
+        fmt, hvg.clipped_sums_dense
+    )
     with thread_limit(threads):
-        if fmt == "csr":
-            sq, s = call(hvg.clipped_sums_csr, *components(x), x.shape[1], codes, clip)
-        elif fmt == "csc":
-            sq, s = call(hvg.clipped_sums_csc, *components(x), x.shape[1], codes, clip)
-        else:
-            sq, s = call(hvg.clipped_sums_dense, x, codes, clip)
+        sq, s = call(kern, *matrix_args(x), codes, clip)
     assert sq.shape == s.shape == (n_batches, x.shape[1])
     for b in range(n_batches):
         rsq, rs = _pristine_clipped(x[codes == b], clip[b])
@@ -185,9 +183,9 @@ def _pristine_mean_var(xb, *, n_threads):
 
 def _kernel_mean_var(fmt, x, codes, nb, *, n_slots, count):
     if fmt == "csr":
-        return call(hvg.mean_var_csr, *components(x), x.shape[1], codes, nb, n_slots, 1, count)
+        return call(hvg.mean_var_csr, *matrix_args(x), codes, nb, n_slots, 1, count)
     if fmt == "csc":
-        return call(hvg.mean_var_csc, *components(x), x.shape[1], codes, nb, 1, count)
+        return call(hvg.mean_var_csc, *matrix_args(x), codes, nb, 1, count)
     return call(hvg.mean_var_dense, x, codes, nb, 1, count)
 
 
@@ -234,8 +232,8 @@ def test_mean_var_csr_slots_matter(x_counts):
     # float64 data (float32 values and squares sum exactly in float64: any order)
     x = as_format(np.log1p(x_counts) / 3, "csr", np.float64)
     n = x.shape[0]
-    m1 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 1, 1, False)
-    m2 = hvg.mean_var_csr(*components(x), x.shape[1], codes_zero(n), 1, 2, 1, False)
+    m1 = hvg.mean_var_csr(*matrix_args(x), codes_zero(n), 1, 1, 1, False)
+    m2 = hvg.mean_var_csr(*matrix_args(x), codes_zero(n), 1, 2, 1, False)
     assert not np.array_equal(m1[1], m2[1])
 
 
@@ -246,8 +244,10 @@ def _mean_var_csr_blocked(x, codes, nb, row_bounds, *, n_slots, count):
     sums = np.zeros((nb * n_slots, (3 if count else 2) * x.shape[1]))
     for r0, r1 in pairwise(row_bounds):
         p0, p1 = indptr[r0], indptr[r1]
-        block = (data[p0:p1].copy(), indices[p0:p1], indptr[r0 : r1 + 1] - p0)
-        out = call(hvg.mean_var_csr_sums, *block, x.shape[1], slots[r0:r1], n_slots, sums, count)
+        block = (data[p0:p1].copy(), indices[p0:p1], indptr[r0 : r1 + 1] - p0, r1 - r0)
+        out = call(
+            hvg.mean_var_csr_sums, *block, x.shape[1], slots[r0:r1], n_slots, count, sums
+        )
         assert out is sums or np.shares_memory(out, sums)  # updated in place
     return call(hvg.mean_var_from_sums, sums, n_rows, n_slots, 1, count)
 
@@ -265,7 +265,7 @@ def test_mean_var_csr_blocks_bitwise(x_counts, codes3, dtype, index):
                 for count in (False, True):
                     with thread_limit(threads):
                         whole = hvg.mean_var_csr(
-                            *components(x), x.shape[1], codes, nb, n_slots, 1, count
+                            *matrix_args(x), codes, nb, n_slots, 1, count
                         )
                         for bounds in splits:
                             got = _mean_var_csr_blocked(
@@ -280,7 +280,7 @@ def test_mean_var_csr_blocks_order_matters(x_counts):
     x = as_format(np.log1p(x_counts) / 3, "csr", np.float64)
     n = x.shape[0]
     codes = codes_zero(n)
-    whole = hvg.mean_var_csr(*components(x), x.shape[1], codes, 1, 2, 1, False)
+    whole = hvg.mean_var_csr(*matrix_args(x), codes, 1, 2, 1, False)
     in_order = _mean_var_csr_blocked(x, codes, 1, [0, n // 2, n], n_slots=2, count=False)
     assert np.array_equal(whole[1], in_order[1])
     data, indices, indptr = components(x)
@@ -293,11 +293,12 @@ def test_mean_var_csr_blocks_order_matters(x_counts):
             data[p0:p1],
             indices[p0:p1],
             indptr[r0 : r1 + 1] - p0,
+            r1 - r0,
             x.shape[1],
             slots[r0:r1],
             2,
-            sums,
             False,
+            sums,
         )
     _, var, _ = hvg.mean_var_from_sums(sums, n_rows, 2, 1, False)
     assert not np.array_equal(whole[1], var)
@@ -326,25 +327,15 @@ def test_mean_var_csc_dense_bitwise(x_counts, codes3, fmt, dtype, index):
 # ------------------------------------------------------------ pearson residuals
 def _kernel_pearson(fmt, x, codes, nb, *, clip, theta=100.0):
     """What a frontend does: sums, zero terms, residual variances (all batches at once)."""
-    if fmt == "csr":
-        sg, sc = call(hvg.pearson_sums_csr, *components(x), x.shape[1], codes, nb)
-    elif fmt == "csc":
-        sg, sc = call(hvg.pearson_sums_csc, *components(x), x.shape[0], codes, nb)
-    else:
-        sg, sc = call(hvg.pearson_sums_dense, x, codes, nb)
+    sums = {"csr": hvg.pearson_sums_csr, "csc": hvg.pearson_sums_csc}
+    residual_var = {"csr": hvg.pearson_residual_var_csr, "csc": hvg.pearson_residual_var_csc}
+    sg, sc = call(sums.get(fmt, hvg.pearson_sums_dense), *matrix_args(x), codes, nb)
     # scanpy: sum_total = np.sum(sums_genes) over the batch's nonzero genes
     tot = np.array([np.float64(np.sum(sg[b][sg[b] != 0])) for b in range(nb)])
     clips = np.full(nb, clip, np.float64)
     zero = call(hvg.pearson_zero_terms, codes, nb, sg, sc, tot, clips, theta)
-    if fmt == "csr":
-        return call(
-            hvg.pearson_residual_var_csr, *components(x), codes, sg, sc, tot, clips, theta, zero
-        )
-    if fmt == "csc":
-        return call(
-            hvg.pearson_residual_var_csc, *components(x), codes, sg, sc, tot, clips, theta, zero
-        )
-    return call(hvg.pearson_residual_var_dense, x, codes, sg, sc, tot, clips, theta, zero)
+    kern = residual_var.get(fmt, hvg.pearson_residual_var_dense)
+    return call(kern, *matrix_args(x), codes, nb, sg, sc, tot, clips, theta, zero)
 
 
 def _max_rel(a, b):
@@ -414,9 +405,7 @@ def test_e2e_seurat_v3_bitwise(x_counts):
     n, m = x.shape
     df = sc.pp.highly_variable_genes(_adata(x), flavor="seurat_v3", n_top_genes=40, inplace=False)
     codes = codes_zero(n)
-    mean, var, _ = hvg.mean_var_csr(
-        *components(x), m, codes, 1, numba.get_num_threads(), 1, False
-    )
+    mean, var, _ = hvg.mean_var_csr(*matrix_args(x), codes, 1, numba.get_num_threads(), 1, False)
     mean, var = mean[0], var[0]
     assert np.array_equal(df["means"].to_numpy(), mean)
     assert np.array_equal(df["variances"].to_numpy(), var)
@@ -427,7 +416,7 @@ def test_e2e_seurat_v3_bitwise(x_counts):
     estimat_var[not_const] = model.outputs.fitted_values
     reg_std = np.sqrt(10**estimat_var)
     clip_val = reg_std * np.sqrt(n) + mean
-    sq, s = hvg.clipped_sums_csr(*components(x), m, codes, clip_val[None, :])
+    sq, s = hvg.clipped_sums_csr(*matrix_args(x), codes, clip_val[None, :])
     norm_gene_var = (1 / ((n - 1) * np.square(reg_std))) * (
         (n * np.square(mean)) + sq[0] - 2 * s[0] * mean
     )
@@ -443,14 +432,14 @@ def test_e2e_seurat_flavor_bitwise(x_counts, fmt):
     adata = _adata(x)
     adata.uns["log1p"] = {"base": 2}
     df = sc.pp.highly_variable_genes(adata, flavor="seurat", inplace=False)
-    n, m = x.shape
+    n = x.shape[0]
     # numpy's expm1 of the stored values (as scanpy's copy gets), scaled as scanpy does
     e = x.copy()
     e *= np.log(2.0)
     e = np.expm1(e)
     if fmt == "csr":
         mean, var, _ = hvg.mean_var_csr(
-            *components(e), m, codes_zero(n), 1, numba.get_num_threads(), 1, False
+            *matrix_args(e), codes_zero(n), 1, numba.get_num_threads(), 1, False
         )
     else:
         mean, var, _ = hvg.mean_var_dense(e, codes_zero(n), 1, 1, False)
@@ -506,10 +495,10 @@ def test_welford_mean_var_bitwise(x_counts, codes3, fmt, dtype, index):
         "csc": hvg.welford_mean_var_csc,
         "dense": hvg.welford_mean_var_dense,
     }[fmt]
-    args = (x,) if fmt == "dense" else (*components(x), x.shape[1])
     for threads in (1, 2):
         with thread_limit(threads):
-            mean, var = call(kern, *args, codes3, 3)
+            # sparse: stored zeros are values, as aggregate; dense: no nonzero count
+            mean, var, _ = call(kern, *matrix_args(x), codes3, 3, False)
         counts = np.bincount(codes3[codes3 >= 0], minlength=3)
         var *= (counts / np.where(counts > 1, counts - 1, np.nan))[
             :, np.newaxis
@@ -518,11 +507,41 @@ def test_welford_mean_var_bitwise(x_counts, codes3, fmt, dtype, index):
         assert np.array_equal(var, ref_var)
 
 
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_welford_stored_zeros(x_counts, codes3, fmt):
+    """``aggregate`` takes a stored zero as a value (seurat_v3: ``skip_zeros=False``);
+    ``skip_zeros=True`` is ``aggregate`` of the matrix without them (rank_genes_groups
+    eliminates them first).  The two differ here, so the flag is needed."""
+    import pandas as pd
+    import scanpy as sc
+
+    x = as_format(np.log1p(x_counts), fmt, np.float64, np.int32)
+    x.data[::5] = 0.0  # stored zeros
+    clean = x.copy()
+    clean.eliminate_zeros()
+    cats = pd.Categorical.from_codes(codes3, categories=["a", "b", "c"])
+    kern = hvg.welford_mean_var_csr if fmt == "csr" else hvg.welford_mean_var_csc
+    counts = np.bincount(codes3[codes3 >= 0], minlength=3)
+    got = {}
+    for skip, ref_x in ((False, x), (True, clean)):
+        agg = sc.get.aggregate(_adata(ref_x, batch=cats), by="batch", func=["mean", "var"])
+        mean, var, n_values = call(kern, *matrix_args(x), codes3, 3, skip)
+        var *= (counts / np.where(counts > 1, counts - 1, np.nan))[:, np.newaxis]
+        assert np.array_equal(mean, np.asarray(agg.layers["mean"]))
+        assert np.array_equal(var, np.asarray(agg.layers["var"]))
+        stored = ref_x.copy()
+        stored.data[:] = 1.0  # the values Welford runs over: the stored ones
+        expected = [np.ravel(stored[codes3 == b].sum(axis=0)) for b in range(3)]
+        assert np.array_equal(n_values, np.stack(expected))
+        got[skip] = var
+    assert not np.array_equal(got[False], got[True])
+
+
 def test_mean_var_count_positive_off(x_counts):
     x = as_format(x_counts, "csr", np.float32)
-    n, m = x.shape
-    on = hvg.mean_var_csr(*components(x), m, codes_zero(n), 1, 2, 1, True)
-    off = hvg.mean_var_csr(*components(x), m, codes_zero(n), 1, 2, 1, False)
+    n = x.shape[0]
+    on = hvg.mean_var_csr(*matrix_args(x), codes_zero(n), 1, 2, 1, True)
+    off = hvg.mean_var_csr(*matrix_args(x), codes_zero(n), 1, 2, 1, False)
     assert np.array_equal(on[0], off[0]) and np.array_equal(on[1], off[1])
     assert not off[2].any() and on[2].any()
 
@@ -558,7 +577,7 @@ def test_e2e_seurat_v3_batches_bitwise(x_counts, codes3, fmt):
     uniq = np.unique(labels)
     codes = np.searchsorted(uniq, labels).astype(np.int64)
     nb = len(uniq)
-    args = (x,) if fmt == "dense" else (*components(x), x.shape[1])
+    args = matrix_args(x)
     welford = {
         "csr": hvg.welford_mean_var_csr,
         "csc": hvg.welford_mean_var_csc,
@@ -569,7 +588,7 @@ def test_e2e_seurat_v3_batches_bitwise(x_counts, codes3, fmt):
         "csc": hvg.clipped_sums_csc,
         "dense": hvg.clipped_sums_dense,
     }
-    mean, var = welford[fmt](*args, codes, nb)
+    mean, var, _ = welford[fmt](*args, codes, nb, False)
     counts = np.bincount(codes, minlength=nb)
     var *= (counts / np.where(counts > 1, counts - 1, np.nan))[:, np.newaxis]
     fits = [_loess_clip(mean[b], var[b], counts[b]) for b in range(nb)]

@@ -2,8 +2,8 @@
 
 Every comparison is exact (``assert_array_equal``, NaN == NaN): the kernels reproduce
 scanpy's arithmetic operation for operation.  ``run_kernels`` is the array-level glue
-a frontend needs (``benchmarks/kernels_rgg.py`` keeps a CSR-only copy: benchmarks import
-nothing from tests/).
+a frontend needs, through the drivers (``benchmarks/kernels_rgg.py`` keeps a CSR-only
+copy: benchmarks import nothing from tests/).
 """
 
 from __future__ import annotations
@@ -14,21 +14,10 @@ import pandas as pd
 import pytest
 from scipy import sparse, stats
 
-from scanpy_kernels.rank_genes_groups import (
-    group_mean_var_csc,
-    group_mean_var_csr,
-    group_mean_var_dense,
-    group_sums_csc,
-    group_sums_csr,
-    group_sums_dense,
-    ranksums_csc,
-    ranksums_csr,
-    ranksums_dense,
-    rest_mean_pts,
-    rest_var,
-)
-from scanpy_kernels.rank_genes_groups._sort import (
+from scanpy_kernels import as_matrix
+from scanpy_kernels._sort import (
     HIST_SIZE,
+    argsort,
     entry_key,
     entry_slot,
     key_params,
@@ -36,31 +25,32 @@ from scanpy_kernels.rank_genes_groups._sort import (
     radix_sort,
     slot_room,
 )
+from scanpy_kernels.rank_genes_groups import (
+    group_mean_var,
+    group_means,
+    group_sums_csc,
+    group_sums_csr,
+    group_sums_dense,
+    ranksums,
+    ranksums_csc,
+    ranksums_csr,
+    ranksums_dense,
+    rest_mean_pts,
+    rest_var,
+)
 from scanpy_kernels.rank_genes_groups.drivers import wilcoxon_zscores
 from scanpy_kernels.toolkit import thread_limit
 
 # --------------------------------------------------------------------------- glue
 
 
-def _fmt(x) -> str:
-    if sparse.issparse(x):
-        return x.format
-    return "dense"
-
-
-def _call(kernels, x, codes, n_groups, *extra):
-    """Dispatch one kernel family on the matrix format (what the frontend does)."""
-    fmt = _fmt(x)
-    if fmt == "csr":
-        args = (x.data, x.indices, x.indptr, codes, n_groups, *extra, x.shape[1])
-        return kernels["csr"](*args)
-    if fmt == "csc":
-        return kernels["csc"](x.data, x.indices, x.indptr, codes, n_groups, *extra)
-    return kernels["dense"](np.ascontiguousarray(x), codes, n_groups, *extra)
+def _call(kernels, x, codes, n_groups, *params):
+    """One kernel of a family, for the matrix's format: the one calling convention."""
+    m = as_matrix(x)
+    return kernels[m.fmt](*m.args, codes, n_groups, *params)
 
 
 SUMS = {"csr": group_sums_csr, "csc": group_sums_csc, "dense": group_sums_dense}
-MEAN_VAR = {"csr": group_mean_var_csr, "csc": group_mean_var_csc, "dense": group_mean_var_dense}
 RANKSUMS = {"csr": ranksums_csr, "csc": ranksums_csc, "dense": ranksums_dense}
 
 
@@ -73,14 +63,13 @@ def run_kernels(x, codes, n_groups, *, ref=-1, method="wilcoxon", tie_correct=Fa
     slots = np.where(codes < 0, n_groups, codes)
     sizes = np.bincount(slots, minlength=n_groups + 1).astype(np.int64)
     n_cells = x.shape[0]
+    m = as_matrix(x)
     out = {}
     if method == "wilcoxon":
-        sums, nnz = _call(SUMS, x, codes, n_groups)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(sizes[:, None] > 0, sums / sizes[:, None], 0.0)
+        mean, nnz = group_means(m, codes, n_groups)
         var = None
     else:
-        mean, var, nnz = _call(MEAN_VAR, x, codes, n_groups)
+        mean, var, nnz = group_mean_var(m, codes, n_groups)
     out["means"] = mean[:n_groups]
     out["vars"] = None if var is None else var[:n_groups]
     if pts:
@@ -95,7 +84,7 @@ def run_kernels(x, codes, n_groups, *, ref=-1, method="wilcoxon", tie_correct=Fa
         mean_other = np.broadcast_to(mean[ref], mean[:n_groups].shape)
 
     if method == "wilcoxon":
-        rank_sums, tie_sums = _call(RANKSUMS, x, codes, n_groups, ref)
+        rank_sums, tie_sums = ranksums(m, codes, n_groups, ref)
         z = wilcoxon_zscores(rank_sums, tie_sums, sizes, ref, tie_correct=tie_correct)
         out["scores"] = z
         out["pvals"] = 2 * stats.distributions.norm.sf(np.abs(z))
@@ -174,17 +163,18 @@ def as_format(x, fmt, dtype, index_dtype=np.int32):
     return m
 
 
-# format x data dtype x index dtype x code dtype: every dimension covered for every
-# kernel family; the other tests reuse these signatures (each one costs a compile)
+# format x data dtype x index dtype: every dimension covered for every kernel family
+# (codes are int64, the one rule); the other tests reuse these signatures (each one
+# costs a compile)
 CASES = [
-    ("csr", np.float32, np.int32, np.int32),
-    ("csr", np.float64, np.int64, np.int64),
-    ("csc", np.float32, np.int64, np.int64),
-    ("csc", np.float64, np.int32, np.int32),
-    ("dense", np.float32, np.int64, np.int64),
-    ("dense", np.float64, np.int64, np.int32),
+    ("csr", np.float32, np.int32),
+    ("csr", np.float64, np.int64),
+    ("csc", np.float32, np.int64),
+    ("csc", np.float64, np.int32),
+    ("dense", np.float32, np.int64),
+    ("dense", np.float64, np.int64),
 ]
-CASE_IDS = [f"{f}-{np.dtype(d).name}-{np.dtype(i).name}-codes{np.dtype(c).itemsize * 8}" for f, d, i, c in CASES]
+CASE_IDS = [f"{f}-{np.dtype(d).name}-{np.dtype(i).name}" for f, d, i in CASES]
 
 # (obs column, groups, reference)
 SETUPS = [
@@ -206,8 +196,8 @@ def _pristine(x, obs, groupby, groups, reference):
     return _RankGenes(adata, groups, groupby, reference=reference, use_raw=False, comp_pts=True)
 
 
-def _codes(rg, obs, groupby, code_dtype=np.int64):
-    return pd.Index(rg.groups_order).get_indexer(obs[groupby]).astype(code_dtype)
+def _codes(rg, obs, groupby):
+    return pd.Index(rg.groups_order).get_indexer(obs[groupby]).astype(np.int64)
 
 
 def _check(name, got, want):
@@ -219,15 +209,15 @@ def _check(name, got, want):
 
 
 @pytest.mark.parametrize(("groupby", "groups", "reference"), SETUPS, ids=SETUP_IDS)
-@pytest.mark.parametrize(("fmt", "dtype", "index_dtype", "code_dtype"), CASES, ids=CASE_IDS)
-def test_stats_match_pristine(fmt, dtype, index_dtype, code_dtype, groupby, groups, reference):
+@pytest.mark.parametrize(("fmt", "dtype", "index_dtype"), CASES, ids=CASE_IDS)
+def test_stats_match_pristine(fmt, dtype, index_dtype, groupby, groups, reference):
     """means / vars / means_rest / vars_rest / pts / pts_rest, both mean flavours."""
     x, obs = make_data(1)
     xm = as_format(x, fmt, dtype, index_dtype)
     for need_var in (False, True):
         rg = _pristine(xm, obs, groupby, groups, reference)
         rg._basic_stats(need_var=need_var)
-        codes = _codes(rg, obs, groupby, code_dtype)
+        codes = _codes(rg, obs, groupby)
         ref = -1 if rg.ireference is None else int(rg.ireference)
         method = "t-test" if need_var else "wilcoxon"
         got = run_kernels(xm, codes, len(rg.groups_order), ref=ref, method=method)
@@ -251,8 +241,8 @@ def _compare_results(rg, got, ref):
 
 
 @pytest.mark.parametrize(("groupby", "groups", "reference"), SETUPS, ids=SETUP_IDS)
-@pytest.mark.parametrize(("fmt", "dtype", "index_dtype", "code_dtype"), CASES, ids=CASE_IDS)
-def test_tests_match_pristine(fmt, dtype, index_dtype, code_dtype, groupby, groups, reference):
+@pytest.mark.parametrize(("fmt", "dtype", "index_dtype"), CASES, ids=CASE_IDS)
+def test_tests_match_pristine(fmt, dtype, index_dtype, groupby, groups, reference):
     """scores / pvals / logfoldchanges of wilcoxon (± tie correction) and both t-tests."""
     x, obs = make_data(2)
     xm = as_format(x, fmt, dtype, index_dtype)
@@ -265,7 +255,7 @@ def test_tests_match_pristine(fmt, dtype, index_dtype, code_dtype, groupby, grou
         rg = _pristine(xm, obs, groupby, groups, reference)
         rg.compute_statistics(method, tie_correct=tie_correct)
         ref = -1 if rg.ireference is None else int(rg.ireference)
-        codes = _codes(rg, obs, groupby, code_dtype)
+        codes = _codes(rg, obs, groupby)
         got = run_kernels(xm, codes, len(rg.groups_order), ref=ref, method=method, tie_correct=tie_correct)
         _compare_results(rg, got, ref)
 
@@ -280,7 +270,7 @@ def test_negative_and_nan_match_pristine(fmt, groupby, groups, reference):
         rg = _pristine(xm, obs, groupby, groups, reference)
         rg.compute_statistics(method, tie_correct=tie_correct)
         ref = -1 if rg.ireference is None else int(rg.ireference)
-        codes = _codes(rg, obs, groupby, np.int64 if fmt == "csr" else np.int32)
+        codes = _codes(rg, obs, groupby)
         got = run_kernels(xm, codes, len(rg.groups_order), ref=ref, method=method, tie_correct=tie_correct)
         _compare_results(rg, got, ref)
 
@@ -293,10 +283,13 @@ def test_explicit_zeros_are_implicit():
     z.data[::7] = 0.0  # explicit zeros
     clean = z.copy()
     clean.eliminate_zeros()
-    codes = np.random.default_rng(0).integers(-1, 5, x.shape[0]).astype(np.int32)
-    for kernels, extra in [(SUMS, ()), (MEAN_VAR, ()), (RANKSUMS, (-1,)), (RANKSUMS, (2,))]:
-        for a, b in zip(_call(kernels, z, codes, 5, *extra), _call(kernels, clean, codes, 5, *extra), strict=True):
+    codes = np.random.default_rng(0).integers(-1, 5, x.shape[0]).astype(np.int64)
+    mz, mc = as_matrix(z), as_matrix(clean)
+    for driver, extra in [(group_means, ()), (group_mean_var, ()), (ranksums, (-1,)), (ranksums, (2,))]:
+        for a, b in zip(driver(mz, codes, 5, *extra), driver(mc, codes, 5, *extra), strict=True):
             _check("explicit zeros", a, b)
+    for a, b in zip(_call(SUMS, z, codes, 5), _call(SUMS, clean, codes, 5), strict=True):
+        _check("explicit zeros (kernel)", a, b)
 
 
 # ------------------------------------------------------ independent references
@@ -341,8 +334,8 @@ def test_ranksums_vs_rankdata(fmt, ref):
     x[:, 2] = -1.0
     codes = rng.integers(-1, 4, n_cells)  # groups 4 and 5 stay empty
     codes[7] = 4 if ref != 4 else 3  # a singleton group
-    index_dtype, code_dtype = {"csr": (np.int64, np.int64), "csc": (np.int32, np.int32)}.get(fmt, (np.int64, np.int32))
-    codes = codes.astype(code_dtype)
+    index_dtype = {"csr": np.int64, "csc": np.int32}.get(fmt, np.int64)
+    codes = codes.astype(np.int64)
     xm = as_format(x, fmt, np.float64, index_dtype)
     got = _call(RANKSUMS, xm, codes, n_groups, ref)
     want = _brute_ranksums(x, codes, n_groups, ref)
@@ -358,15 +351,14 @@ def test_csr_multiblock_and_threads():
     dense[:, 0] = np.round(dense[:, 0])
     csr = sparse.csr_matrix(dense.astype(np.float32))  # ~1.1M nnz: >= 2 blocks per task at 1 thread
     csc = as_format(dense, "csc", np.float32, np.int64)
-    codes = rng.integers(-1, 8, n_cells).astype(np.int32)
-    codes64 = codes.astype(np.int64)
+    codes = rng.integers(-1, 8, n_cells).astype(np.int64)
     results = {}
     for n in (1, 2):
         with thread_limit(n):
             for ref in (-1, 2):
                 results[n, "csr", ref] = _call(RANKSUMS, csr, codes, 8, ref)
-                results[n, "csc", ref] = _call(RANKSUMS, csc, codes64, 8, ref)
-            results[n, "mv"] = _call(MEAN_VAR, csr, codes, 8)
+                results[n, "csc", ref] = _call(RANKSUMS, csc, codes, 8, ref)
+            results[n, "mv"] = group_mean_var(as_matrix(csr), codes, 8)
             results[n, "sums"] = _call(SUMS, csr, codes, 8)
     for key, val in results.items():
         if key[0] == 1:
@@ -375,7 +367,7 @@ def test_csr_multiblock_and_threads():
     for ref in (-1, 2):
         for a, b in zip(results[1, "csr", ref], results[1, "csc", ref], strict=True):
             _check("csr vs csc", a, b)
-    for a, b in zip(results[1, "mv"], _call(MEAN_VAR, csc, codes64, 8), strict=True):
+    for a, b in zip(results[1, "mv"], group_mean_var(as_matrix(csc), codes, 8), strict=True):
         _check("mean_var csr vs csc", a, b)
 
 
@@ -416,3 +408,19 @@ def test_radix_sort_is_stable_numeric_order(dtype, n):
     want = np.argsort(v, kind="stable")  # numpy: NaN last, stable
     np.testing.assert_array_equal(perm, want)
     assert np.all(keys[1:] >= keys[:-1])
+
+
+@numba.njit(cache=True)
+def _argsort(v):
+    return argsort(v)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 5, 33, 1000])
+def test_argsort_is_numpys_stable_argsort(dtype, n):
+    """The shared sort's argsort (Pearson levels): numpy's stable argsort, NaN last."""
+    rng = np.random.default_rng(n + 1)
+    v = np.round(rng.gamma(1.0, 30.0, n)).astype(dtype)  # sums of counts: many ties
+    if n > 5:
+        v[rng.integers(n, size=3)] = [np.inf, np.nan, 1e-30]
+    np.testing.assert_array_equal(_argsort(v), np.argsort(v, kind="stable"))

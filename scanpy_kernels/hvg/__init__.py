@@ -9,6 +9,11 @@ Batches are given as ``codes`` (int64 per row, ``-1``: skip row).
 
 from __future__ import annotations
 
+from .._welford import (
+    welford_mean_var_csc,
+    welford_mean_var_csr,
+    welford_mean_var_dense,
+)
 from .clipped_sums import clipped_sums_csc, clipped_sums_csr, clipped_sums_dense
 from .dispersion import (
     batch_means,
@@ -45,7 +50,6 @@ from .pearson import (
     pearson_sums_dense,
     pearson_zero_terms,
 )
-from .welford import welford_mean_var_csc, welford_mean_var_csr, welford_mean_var_dense
 
 __all__ = [
     "Dispersions",

@@ -1,23 +1,28 @@
 """Small generated inputs for the verifier's run-time check (1 thread vs all threads).
 
 Negative-binomial-like counts with all-zero genes and cells, as CSR/CSC components or
-C-contiguous arrays, f32/f64 data and int32/int64 indices, one and several batches.
+C-contiguous arrays, f32/f64 data and int32/int64 indices, one and several batches:
+:func:`examples` declares a kernel's in the one calling convention
+(``(*matrix_args, codes, n_groups, *parameters)``, :func:`..toolkit.matrix_examples`);
+the kernels over no matrix have theirs written out.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-import scipy.sparse as sp
+
+from ..toolkit import matrix_args, matrix_examples
 
 __all__ = [
-    "clipped_sums_examples",
-    "mean_var_examples",
+    "clipped_sums_params",
+    "examples",
     "mean_var_from_sums_examples",
+    "mean_var_params",
     "mean_var_sums_examples",
-    "pearson_residual_examples",
-    "pearson_sums_examples",
+    "pearson_residual_params",
     "pearson_zero_examples",
-    "welford_examples",
 ]
 
 _COMBOS = ((np.float32, np.int32), (np.float64, np.int64))
@@ -39,52 +44,34 @@ def _codes(rng, n, n_batches):
     )
 
 
-def _layout(x, fmt, dtype, index):
-    if fmt == "dense":
-        return (np.ascontiguousarray(x, dtype=dtype),)
-    m = (sp.csr_matrix if fmt == "csr" else sp.csc_matrix)(x.astype(dtype))
-    return m.data, m.indices.astype(index), m.indptr.astype(index)
-
-
-def _cases(rng, fmt, *, nonzero_cells=False):
+def _cases(rng, *, nonzero_cells=False):
+    """Yield ``(x, dtype, index, codes, n_batches)``: one count matrix, each layout."""
     x = _counts(rng)
     if nonzero_cells:
         x[:2, 5] = 1.0
     for dtype, index in _COMBOS:
         for n_batches in (1, 3):
-            yield (
-                x,
-                _layout(x, fmt, dtype, index),
-                _codes(rng, x.shape[0], n_batches),
-                n_batches,
-            )
+            yield x, dtype, index, _codes(rng, x.shape[0], n_batches), n_batches
 
 
-def clipped_sums_examples(fmt):
-    def example(rng):
-        out = []
-        for x, arrays, codes, nb in _cases(rng, fmt):
-            clip = rng.uniform(0.5, 4.0, (nb, x.shape[1]))
-            n_cols = () if fmt == "dense" else (x.shape[1],)
-            out.append((*arrays, *n_cols, codes, clip))
-        return out
+def examples(fmt, params=None, *, n_groups=True, nonzero_cells=False):
+    """Make the ``example`` of an HVG kernel over a matrix stored as ``fmt``.
 
-    return example
+    ``params(rng, x, codes, n_batches, dtype)``: the parameter tuples after the
+    group count (one example each); ``n_groups=False`` for kernels without one.
+    """
+    cases = partial(_cases, nonzero_cells=nonzero_cells)
+    return matrix_examples(cases, fmt, params, n_groups=n_groups)
 
 
-def mean_var_examples(fmt):
-    def example(rng):
-        out = []
-        for x, arrays, codes, nb in _cases(rng, fmt):
-            n_cols = () if fmt == "dense" else (x.shape[1],)
-            slots = (2,) if fmt == "csr" else ()
-            out.extend(
-                (*arrays, *n_cols, codes, nb, *slots, 1, count_positive)
-                for count_positive in (False, True)
-            )
-        return out
+def clipped_sums_params(rng, x, codes, nb, dtype):
+    return [(rng.uniform(0.5, 4.0, (nb, x.shape[1])),)]
 
-    return example
+
+def mean_var_params(fmt):
+    """``[n_slots,] correction, count_positive`` of ``mean_var_<fmt>``."""
+    slots = (2,) if fmt == "csr" else ()
+    return lambda *_: [(*slots, 1, count_positive) for count_positive in (False, True)]
 
 
 def _row_slots(codes, n_batches, n_slots):
@@ -99,23 +86,22 @@ def _row_slots(codes, n_batches, n_slots):
 def mean_var_sums_examples(rng):
     """Make inputs of ``mean_var_csr_sums``: a block of rows added to non-zero sums."""
     out = []
-    for x, (data, indices, indptr), codes, nb in _cases(rng, "csr"):
+    for x, dtype, index, codes, nb in _cases(rng):
         slots, _ = _row_slots(codes, nb, 2)
         # the second half of the rows, as the second block of a blocked pass
         r0 = x.shape[0] // 2
-        p0 = indptr[r0]
-        block = (data[p0:], indices[p0:], indptr[r0:] - p0, x.shape[1], slots[r0:], 2)
+        block = matrix_args(x[r0:], "csr", dtype, index)
         for count_positive in (False, True):
             rec = 3 if count_positive else 2
             sums = rng.uniform(0.0, 10.0, (nb * 2, rec * x.shape[1]))
-            out.append((*block, sums, count_positive))
+            out.append((*block, slots[r0:], 2, count_positive, sums))
     return out
 
 
 def mean_var_from_sums_examples(rng):
     """Make inputs of ``mean_var_from_sums``: partial sums of 2 slots per batch."""
     out = []
-    for x, _, codes, nb in _cases(rng, "dense"):
+    for x, _, _, codes, nb in _cases(rng):
         _, counts = _row_slots(codes, nb, 2)
         for count_positive in (False, True):
             rec = 3 if count_positive else 2
@@ -124,17 +110,6 @@ def mean_var_from_sums_examples(rng):
                 sums[:, 2::3] = np.floor(sums[:, 2::3])
             out.append((sums, counts.astype(np.int64), 2, 1, count_positive))
     return out
-
-
-def pearson_sums_examples(fmt):
-    def example(rng):
-        out = []
-        for x, arrays, codes, nb in _cases(rng, fmt):
-            n = () if fmt == "dense" else (x.shape[1] if fmt == "csr" else x.shape[0],)
-            out.append((*arrays, *n, codes, nb))
-        return out
-
-    return example
 
 
 def _pearson_inputs(x, dtype, codes, nb):
@@ -150,37 +125,22 @@ def _pearson_inputs(x, dtype, codes, nb):
 
 def pearson_zero_examples(rng):
     out = []
-    for x, _, codes, nb in _cases(rng, "dense", nonzero_cells=True):
-        for dtype in (np.float32, np.float64):
-            sg, sc, tot, clip, theta = _pearson_inputs(x, dtype, codes, nb)
-            out.append((codes, nb, sg, sc, tot, clip, theta))
+    for x, dtype, _, codes, nb in _cases(rng, nonzero_cells=True):
+        sg, sc, tot, clip, theta = _pearson_inputs(x, dtype, codes, nb)
+        out.append((codes, nb, sg, sc, tot, clip, theta))
     return out
 
 
-def pearson_residual_examples(fmt, zero_terms):
-    """Make inputs of ``pearson_residual_var_<fmt>``.
+def pearson_residual_params(fmt, zero_terms):
+    """``sums_genes, ..., zero`` of ``pearson_residual_var_<fmt>``.
 
     ``zero_terms`` is the zero-terms kernel; it computes the last input.
     """
 
-    def example(rng):
-        out = []
-        for x, arrays, codes, nb in _cases(rng, fmt, nonzero_cells=True):
-            dtype = np.float64 if fmt == "dense" else arrays[0].dtype.type
-            sg, sc, tot, clip, theta = _pearson_inputs(x, dtype, codes, nb)
-            zero = zero_terms(codes, nb, sg, sc, tot, clip, theta)
-            out.append((*arrays, codes, sg, sc, tot, clip, theta, zero))
-        return out
+    def params(rng, x, codes, nb, dtype):
+        sums_dtype = np.float64 if fmt == "dense" else dtype
+        sg, sc, tot, clip, theta = _pearson_inputs(x, sums_dtype, codes, nb)
+        zero = zero_terms(codes, nb, sg, sc, tot, clip, theta)
+        return [(sg, sc, tot, clip, theta, zero)]
 
-    return example
-
-
-def welford_examples(fmt):
-    def example(rng):
-        out = []
-        for x, arrays, codes, nb in _cases(rng, fmt):
-            n_cols = () if fmt == "dense" else (x.shape[1],)
-            out.append((*arrays, *n_cols, codes, nb))
-        return out
-
-    return example
+    return params

@@ -15,8 +15,9 @@ parallel over disjoint column blocks (each scans every row and binary-searches i
 column range), the CSC one over columns, the dense one over column blocks.
 
 Batches: ``codes[i]`` is row ``i``'s batch in ``[0, n_batches)``, or ``-1`` to skip
-the row; ``clip`` is ``(n_batches, n_cols)`` (row ``b``: batch ``b``'s ``clip_val``).
-All batches in one pass, no row subset copied.  Returns ``(squared_sums, sums)``, each
+the row; ``clip`` is ``(n_batches, n_cols)`` (row ``b``: batch ``b``'s ``clip_val``),
+so the kernels take no batch count: ``(*m.args, codes, clip)``.  All batches in one
+pass, no row subset copied.  Returns ``(squared_sums, sums)``, each
 ``(n_batches, n_cols)`` float64 (scanpy's return order).
 """
 
@@ -25,26 +26,34 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._columns import balanced_column_blocks, even_column_blocks, row_entries
-from ..toolkit import assume, kernel, zeros1, zeros2
-from ._common import n_blocks_for, signatures
-from ._examples import clipped_sums_examples
+from .._columns import (
+    balanced_column_blocks,
+    even_column_blocks,
+    n_blocks_for,
+    row_entries,
+)
+from ..toolkit import assume, kernel, signatures, zeros1, zeros2
+from ._examples import clipped_sums_params, examples
 
 __all__ = ["clipped_sums_csc", "clipped_sums_csr", "clipped_sums_dense"]
 
+
+def _example(fmt):
+    return examples(fmt, clipped_sums_params, n_groups=False)
+
+
 _OUT = "UniTuple(float64[:, ::1], 2)"
-#: data, indices, indptr, n_cols, codes, clip
+#: data, indices, indptr, n_rows, n_cols, codes, clip
 _SPARSE = signatures(
-    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], float64[:, ::1])"
+    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], float64[:, ::1])"
 )
 #: x, codes, clip
-_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], float64[:, ::1])", index=False)
+_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], float64[:, ::1])")
 
 
-@kernel(signatures=_SPARSE, example=clipped_sums_examples("csr"))
-def clipped_sums_csr(data, indices, indptr, n_cols, codes, clip):
+@kernel(signatures=_SPARSE, example=_example("csr"))
+def clipped_sums_csr(data, indices, indptr, n_rows, n_cols, codes, clip):
     """Clipped sums of a canonical CSR matrix (sorted, in-range indices in each row)."""
-    n_rows = indptr.shape[0] - 1
     n_batches = clip.shape[0]
     # per (batch, column) q: acc[4q] squared sum, acc[4q + 1] sum, acc[4q + 2] its clip
     # value (32 bytes: an update touches one cache line; measured 1.5x over 3 arrays)
@@ -73,8 +82,8 @@ def clipped_sums_csr(data, indices, indptr, n_cols, codes, clip):
     return sq, s
 
 
-@kernel(signatures=_SPARSE, example=clipped_sums_examples("csc"))
-def clipped_sums_csc(data, indices, indptr, n_cols, codes, clip):
+@kernel(signatures=_SPARSE, example=_example("csc"))
+def clipped_sums_csc(data, indices, indptr, n_rows, n_cols, codes, clip):
     """Clipped sums of a canonical CSC matrix (sorted row indices in each column)."""
     n_batches = clip.shape[0]
     sq = zeros2(n_batches, n_cols, np.float64)
@@ -89,7 +98,7 @@ def clipped_sums_csc(data, indices, indptr, n_cols, codes, clip):
     return sq, s
 
 
-@kernel(signatures=_DENSE, example=clipped_sums_examples("dense"))
+@kernel(signatures=_DENSE, example=_example("dense"))
 def clipped_sums_dense(x, codes, clip):
     """Clipped sums of a C-contiguous dense matrix (numpy's axis-0 sums go row by row)."""
     n_rows, n_cols = x.shape

@@ -20,6 +20,11 @@ import numba
 import numpy as np
 
 from .._input import sorted_indices
+from .._welford import (
+    welford_mean_var_csc,
+    welford_mean_var_csr,
+    welford_mean_var_dense,
+)
 from .clipped_sums import clipped_sums_csc, clipped_sums_csr, clipped_sums_dense
 from .dispersion import (
     batch_means,
@@ -44,7 +49,6 @@ from .pearson import (
     pearson_sums_dense,
     pearson_zero_terms,
 )
-from .welford import welford_mean_var_csc, welford_mean_var_csr, welford_mean_var_dense
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -136,14 +140,12 @@ def _moments(
     """Run the moment kernel of `m`'s format (CSR: in groups of batches)."""
     if m.fmt == "dense":
         if log_scale is None:
-            return mean_var_dense(m.data, codes, n_batches, correction, count_positive)
+            return mean_var_dense(*m.args, codes, n_batches, correction, count_positive)
         return _dense_blocks(m, codes, n_batches, correction, log_scale, count_positive)
     if m.fmt == "csc":
         blocks = [(0, m.shape[1], m)] if log_scale is None else _unlogged(m, log_scale)
         parts = [
-            mean_var_csc(
-                *b.arrays, b.shape[1], codes, n_batches, correction, count_positive
-            )
+            mean_var_csc(*b.args, codes, n_batches, correction, count_positive)
             for _, _, b in blocks
         ]
         return (
@@ -165,8 +167,8 @@ def _moments(
         in_group = (codes >= first) & (codes < first + n)
         group_codes = codes if n == n_batches else np.where(in_group, codes - first, -1)
         if log_scale is None:
-            args = (m.shape[1], group_codes, n, n_slots, correction, count_positive)
-            parts.append(mean_var_csr(*m.arrays, *args))
+            args = (group_codes, n, n_slots, correction, count_positive)
+            parts.append(mean_var_csr(*m.args, *args))
         else:
             parts.append(
                 _csr_blocks(
@@ -222,8 +224,7 @@ def _csr_blocks(m, codes, n_batches, n_slots, correction, log_scale, count_posit
     rec = 3 if count_positive else 2
     sums = np.zeros((n_batches * n_slots, rec * m.shape[1]))
     for r0, r1, b in _unlogged(m, log_scale):
-        args = (m.shape[1], slots[r0:r1], n_slots, sums, count_positive)
-        mean_var_csr_sums(*b.arrays, *args)
+        mean_var_csr_sums(*b.args, slots[r0:r1], n_slots, count_positive, sums)
     return mean_var_from_sums(sums, n_per_batch, n_slots, correction, count_positive)
 
 
@@ -253,11 +254,11 @@ def welford_mean_var(
     in one pass, then ``Aggregate.mean_var``'s ``var *= n / (n - dof)``.  Every
     batch needs more than ``dof`` rows (``aggregate`` warns and gives NaN there).
     """
-    if m.fmt == "dense":
-        mean, var = welford_mean_var_dense(m.data, codes, n_batches)
-    else:  # CSC: each column in stored order, as `aggregate`
-        kern = welford_mean_var_csr if m.fmt == "csr" else welford_mean_var_csc
-        mean, var = kern(*m.arrays, m.shape[1], codes, n_batches)
+    kern = dict(
+        csr=welford_mean_var_csr, csc=welford_mean_var_csc, dense=welford_mean_var_dense
+    )[m.fmt]
+    # CSC: each column in stored order, as `aggregate`; stored zeros are values
+    mean, var, _ = kern(*m.args, codes, n_batches, False)
     n = np.bincount(codes[codes >= 0], minlength=n_batches)
     var *= (n / (n - dof))[:, np.newaxis]
     return mean, var
@@ -272,10 +273,10 @@ def clipped_sums(
     batch's rows in order (CSC converted to CSR first), so do these (:mod:`.clipped_sums`).
     """
     if m.fmt == "dense":
-        return clipped_sums_dense(m.data, codes, clip)
+        return clipped_sums_dense(*m.args, codes, clip)
     m = sorted_indices(m)
     kern = clipped_sums_csr if m.fmt == "csr" else clipped_sums_csc
-    return kern(*m.arrays, m.shape[1], codes, clip)
+    return kern(*m.args, codes, clip)
 
 
 # -------------------------------------------------------------- dispersions
@@ -491,14 +492,14 @@ def pearson_residual_variances(
             msg = f"Pearson residuals need raw counts, but the data has {kind} values."
             raise ValueError(msg)
     if m.fmt == "csr":
-        sums = pearson_sums_csr(*m.arrays, m.shape[1], codes, n_batches)
+        sums = pearson_sums_csr(*m.args, codes, n_batches)
         residual_var = pearson_residual_var_csr
     elif m.fmt == "csc":
         m = sorted_indices(m)
-        sums = pearson_sums_csc(*m.arrays, m.shape[0], codes, n_batches)
+        sums = pearson_sums_csc(*m.args, codes, n_batches)
         residual_var = pearson_residual_var_csc
     else:
-        sums = pearson_sums_dense(m.data, codes, n_batches)
+        sums = pearson_sums_dense(*m.args, codes, n_batches)
         residual_var = pearson_residual_var_dense
     # per batch: sums in the data dtype (dense: float64), as scanpy sums its batch
     sums_genes, sums_cells = sums
@@ -509,5 +510,5 @@ def pearson_residual_variances(
         codes, n_batches, sums_genes, sums_cells, sum_total, clips, theta
     )
     return residual_var(
-        *m.arrays, codes, sums_genes, sums_cells, sum_total, clips, theta, zero
+        *m.args, codes, n_batches, sums_genes, sums_cells, sum_total, clips, theta, zero
     )

@@ -24,12 +24,12 @@ columns (each column is summed on its own), CSR by rows, through
 ``mean_var_slots`` / ``mean_var_csr_sums`` / ``mean_var_from_sums``, the three steps of
 ``mean_var_csr``, which keep the partial sums between blocks.
 
-Batches: ``codes[i]`` is row ``i``'s batch in ``[0, n_batches)`` or ``-1`` (row
-skipped); batch ``b`` gives what scanpy computes on ``X[codes == b]``.  Returns
-``(mean, var, n_positive)``, each ``(n_batches, n_cols)``; with ``count_positive``,
-``n_positive`` counts the values ``> 0`` (``filter_genes(min_cells=1)``
-per batch, for ``filter_unexpressed_genes``), else it has no columns (saves a counter
-update per stored value, and the memory).
+Batches (the kernels' groups, :mod:`.._groups`): ``codes[i]`` is row ``i``'s batch in
+``[0, n_groups)`` or ``-1`` (row skipped); batch ``b`` gives what scanpy computes on
+``X[codes == b]``.  Returns ``(mean, var, n_positive)``, each ``(n_groups, n_cols)``;
+with ``count_positive``, ``n_positive`` counts the values ``> 0``
+(``filter_genes(min_cells=1)`` per batch, for ``filter_unexpressed_genes``), else it
+has no columns (saves a counter update per stored value, and the memory).
 """
 
 from __future__ import annotations
@@ -37,12 +37,18 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._columns import balanced_column_blocks, even_column_blocks, row_entries
-from ..toolkit import assume, helper, kernel, num_threads, routine, zeros2
-from ._common import batch_positions, n_blocks_for, signatures
+from .._columns import (
+    balanced_column_blocks,
+    even_column_blocks,
+    n_blocks_for,
+    row_entries,
+)
+from .._groups import group_positions
+from ..toolkit import assume, helper, kernel, num_threads, routine, signatures, zeros2
 from ._examples import (
-    mean_var_examples,
+    examples,
     mean_var_from_sums_examples,
+    mean_var_params,
     mean_var_sums_examples,
 )
 
@@ -56,29 +62,23 @@ __all__ = [
 ]
 
 _OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
-#: data, indices, indptr, n_cols, codes, n_batches, n_slots, correction, count_positive
-_CSR = signatures(
-    _OUT
-    + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, int64, boolean)"
-)
-#: codes, n_batches, n_slots
-_SLOTS = ["Tuple((int64[::1], int64[::1]))(int64[::1], int64, int64)"]
-#: data, indices, indptr, n_cols, slots, n_slots, sums (updated), count_positive
+_MATRIX = "{d}[::1], {i}[::1], {i}[::1], int64, int64"
+#: data, indices, indptr, n_rows, n_cols, codes, n_groups, n_slots, correction,
+#: count_positive
+_CSR = signatures(_OUT + f"({_MATRIX}, int64[::1], int64, int64, int64, boolean)")
+#: codes, n_groups, n_slots
+_SLOTS = signatures("Tuple((int64[::1], int64[::1]))(int64[::1], int64, int64)")
+#: data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
+#: (updated)
 _SUMS = signatures(
-    "float64[:, ::1]({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64,"
-    " float64[:, ::1], boolean)"
+    f"float64[:, ::1]({_MATRIX}, int64[::1], int64, boolean, float64[:, ::1])"
 )
 #: sums, counts, n_slots, correction, count_positive
-_FROM_SUMS = [_OUT + "(float64[:, ::1], int64[::1], int64, int64, boolean)"]
-#: data, indices, indptr, n_cols, codes, n_batches, correction, count_positive
-_CSC = signatures(
-    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64, int64, boolean)"
-)
-#: x, codes, n_batches, correction, count_positive
-_DENSE = signatures(
-    _OUT + "({d}[:, ::1], int64[::1], int64, int64, boolean)",
-    index=False,
-)
+_FROM_SUMS = signatures(_OUT + "(float64[:, ::1], int64[::1], int64, int64, boolean)")
+#: data, indices, indptr, n_rows, n_cols, codes, n_groups, correction, count_positive
+_CSC = signatures(_OUT + f"({_MATRIX}, int64[::1], int64, int64, boolean)")
+#: x, codes, n_groups, correction, count_positive
+_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64, int64, boolean)")
 
 
 @helper
@@ -98,9 +98,9 @@ def _record_width(count_positive):
 
 
 @routine
-def _row_slots(codes, n_batches, n_slots):
+def _row_slots(codes, n_groups, n_slots):
     """Per row its partial-sum row ``batch * n_slots + position % n_slots`` (or -1)."""
-    pos, counts = batch_positions(codes, n_batches)
+    pos, counts = group_positions(codes, n_groups)
     slots = np.empty(codes.shape[0], np.int64)
     for i in range(codes.shape[0]):
         slots[i] = codes[i] * n_slots + pos[i] % n_slots if codes[i] >= 0 else -1
@@ -108,7 +108,9 @@ def _row_slots(codes, n_batches, n_slots):
 
 
 @helper
-def _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positive):
+def _add_rows(
+    data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
+):
     """Add every row ``i`` with ``slots[i] >= 0`` into ``sums[slots[i]]``, in row order.
 
     fast_array_utils' own split: slot ``t`` sums the rows at positions ``t``,
@@ -116,7 +118,6 @@ def _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positiv
     fewer slots than threads, a slot is also split into column blocks (found by
     binary search).
     """
-    n_rows = indptr.shape[0] - 1
     rec = _record_width(count_positive)
     n_split = max(1, min(n_cols, -(-num_threads() // n_slots)))
     bounds = balanced_column_blocks(indices, indptr, n_cols, n_split)
@@ -142,15 +143,15 @@ def _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positiv
 @helper
 def _moments_from_sums(sums, counts, n_slots, correction, count_positive):
     """Mean, variance (and positives) per batch and column from the slots' sums."""
-    n_batches = counts.shape[0]
+    n_groups = counts.shape[0]
     rec = _record_width(count_positive)
     n_cols = sums.shape[1] // rec
-    mean = np.empty((n_batches, n_cols))
-    var = np.empty((n_batches, n_cols))
-    npos = np.empty((n_batches, n_cols if count_positive else 0), np.int64)
+    mean = np.empty((n_groups, n_cols))
+    var = np.empty((n_groups, n_cols))
+    npos = np.empty((n_groups, n_cols if count_positive else 0), np.int64)
     for j in numba.prange(n_cols):
         q = rec * j
-        for b in range(n_batches):
+        for b in range(n_groups):
             tot = 0.0  # sums[:, c].sum(): slots in order
             tot_sq = 0.0
             n_pos = 0.0
@@ -167,26 +168,29 @@ def _moments_from_sums(sums, counts, n_slots, correction, count_positive):
     return mean, var, npos
 
 
-@kernel(signatures=_CSR, example=mean_var_examples("csr"))
+@kernel(signatures=_CSR, example=examples("csr", mean_var_params("csr")))
 def mean_var_csr(
     data,
     indices,
     indptr,
+    n_rows,
     n_cols,
     codes,
-    n_batches,
+    n_groups,
     n_slots,
     correction,
     count_positive,
 ):
     """Mean/var per batch and column of a canonical CSR matrix (sorted row indices)."""
-    slots, counts = _row_slots(codes, n_batches, n_slots)
+    slots, counts = _row_slots(codes, n_groups, n_slots)
     # a record per (batch, slot, column), its fields side by side (an update touches
     # one cache line): sum, sum of squares, and with count_positive the positives
     # (a float64 count: exact below 2**53)
     rec = _record_width(count_positive)
-    sums = zeros2(n_batches * n_slots, rec * n_cols, np.float64)
-    _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positive)
+    sums = zeros2(n_groups * n_slots, rec * n_cols, np.float64)
+    _add_rows(
+        data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
+    )
     return _moments_from_sums(sums, counts, n_slots, correction, count_positive)
 
 
@@ -196,28 +200,31 @@ def mean_var_csr(
 
 
 @kernel(signatures=_SLOTS, parallel=False)
-def mean_var_slots(codes, n_batches, n_slots):
+def mean_var_slots(codes, n_groups, n_slots):
     """Return ``(slots, counts)``: each row's partial-sum row (or -1), rows per batch.
 
     Row ``i`` of batch ``b`` at position ``k`` in it adds into partial-sum row
     ``b * n_slots + k % n_slots``, as fast_array_utils' split does (see
     :func:`mean_var_csr_sums`).
     """
-    return _row_slots(codes, n_batches, n_slots)
+    return _row_slots(codes, n_groups, n_slots)
 
 
 @kernel(signatures=_SUMS, example=mean_var_sums_examples)
 def mean_var_csr_sums(
-    data, indices, indptr, n_cols, slots, n_slots, sums, count_positive
+    data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
 ):
     """Add a block of canonical CSR rows into ``sums`` (updated in place and returned).
 
-    ``sums`` is ``(n_batches * n_slots, rec * n_cols)``, zeroed before the first
+    ``slots`` take the place of the codes (a row's partial-sum row, or -1);
+    ``sums`` is ``(n_groups * n_slots, rec * n_cols)``, zeroed before the first
     block (``rec`` = 3 with ``count_positive``, else 2); ``slots`` are the block's
     rows' entries of :func:`mean_var_slots`.  Blocks passed in row order give the
     sums of one :func:`mean_var_csr` call bitwise.
     """
-    _add_rows(data, indices, indptr, n_cols, slots, n_slots, sums, count_positive)
+    _add_rows(
+        data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
+    )
     return sums
 
 
@@ -227,22 +234,23 @@ def mean_var_from_sums(sums, counts, n_slots, correction, count_positive):
     return _moments_from_sums(sums, counts, n_slots, correction, count_positive)
 
 
-@kernel(signatures=_CSC, example=mean_var_examples("csc"))
+@kernel(signatures=_CSC, example=examples("csc", mean_var_params("csc")))
 def mean_var_csc(
     data,
     indices,
     indptr,
+    n_rows,
     n_cols,
     codes,
-    n_batches,
+    n_groups,
     correction,
     count_positive,
 ):
     """Mean/var per batch and column of a CSC matrix (stored order; no n_slots here)."""
-    _, counts = batch_positions(codes, n_batches)
-    mean = zeros2(n_batches, n_cols, np.float64)  # sums, then means
-    var = zeros2(n_batches, n_cols, np.float64)  # sums of squares, then variances
-    npos = zeros2(n_batches, n_cols if count_positive else 0, np.int64)
+    _, counts = group_positions(codes, n_groups)
+    mean = zeros2(n_groups, n_cols, np.float64)  # sums, then means
+    var = zeros2(n_groups, n_cols, np.float64)  # sums of squares, then variances
+    npos = zeros2(n_groups, n_cols if count_positive else 0, np.int64)
     for j in numba.prange(n_cols):
         for p in range(indptr[j], indptr[j + 1]):
             b = codes[indices[p]]
@@ -253,21 +261,21 @@ def mean_var_csc(
                 v = np.float64(x)  # value = np.float64(x.data[j])
                 mean[b, j] += v  # race-free: column j is the prange index
                 var[b, j] += v * v  # race-free: column j is the prange index
-        for b in range(n_batches):
+        for b in range(n_groups):
             m, v2 = _finish(mean[b, j], var[b, j], counts[b], correction)
             mean[b, j] = m  # race-free: column j is the prange index
             var[b, j] = v2  # race-free: column j is the prange index
     return mean, var, npos
 
 
-@kernel(signatures=_DENSE, example=mean_var_examples("dense"))
-def mean_var_dense(x, codes, n_batches, correction, count_positive):
+@kernel(signatures=_DENSE, example=examples("dense", mean_var_params("dense")))
+def mean_var_dense(x, codes, n_groups, correction, count_positive):
     """Mean/var per batch and column of a C-contiguous dense matrix."""
     n_rows, n_cols = x.shape
-    _, counts = batch_positions(codes, n_batches)
-    mean = zeros2(n_batches, n_cols, np.float64)  # sums, then means
-    var = zeros2(n_batches, n_cols, np.float64)  # sums of squares, then variances
-    npos = zeros2(n_batches, n_cols if count_positive else 0, np.int64)
+    _, counts = group_positions(codes, n_groups)
+    mean = zeros2(n_groups, n_cols, np.float64)  # sums, then means
+    var = zeros2(n_groups, n_cols, np.float64)  # sums of squares, then variances
+    npos = zeros2(n_groups, n_cols if count_positive else 0, np.int64)
     bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
     for k in numba.prange(bounds.shape[0] - 1):
         lo = bounds[k]
@@ -281,7 +289,7 @@ def mean_var_dense(x, codes, n_batches, correction, count_positive):
                         npos[b, j] += 1  # race-free: block k's own columns
                     mean[b, j] += np.float64(xv)  # race-free: block k's own columns
                     var[b, j] += np.float64(xv * xv)  # race-free: x**2 in x's dtype
-        for b in range(n_batches):
+        for b in range(n_groups):
             for j in range(lo, hi):
                 m, v2 = _finish(mean[b, j], var[b, j], counts[b], correction)
                 mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns

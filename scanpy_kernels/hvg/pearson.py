@@ -30,17 +30,20 @@ most about ``min(mu, theta)``.  The sums over cell levels in :func:`pearson_zero
 are vectorized (reordered in lanes of the CPU's vector width: 7.6x faster on 50,000 x
 20,000), so their last bits may differ between CPUs; never between thread counts.
 
-A frontend calls, for all batches at once:
+A frontend calls, for all batches at once (``m.args``: a matrix's leading arguments,
+the batches being the kernels' groups, :mod:`.._groups`):
 
-1. ``pearson_sums_{csr,csc,dense}`` -> ``sums_genes (n_batches, n_genes)``,
+1. ``pearson_sums_{csr,csc,dense}(*m.args, codes, n_groups)`` ->
+   ``sums_genes (n_batches, n_genes)``,
    ``sums_cells (n_rows,)``: in the data dtype for sparse input, as scanpy sums its
    float32 CSC batch (``x_batch.sum(axis=0/1)``; ``mu`` then multiplies float32 sums),
    float64 for dense input (scanpy sums a float64 copy);
 2. ``sum_total[b] = np.float64(np.sum(sums_genes[b][sums_genes[b] != 0]))`` and
    ``clip[b]`` (scanpy: ``sqrt(n)`` of the *first* batch when ``clip=None``, reused for
    every batch), in numpy;
-3. ``pearson_zero_terms(...)`` -> ``zero`` ``(3, n_batches, n_genes)``;
-4. ``pearson_residual_var_{csr,csc,dense}(..., zero)`` -> ``(n_batches, n_genes)``.
+3. ``pearson_zero_terms(codes, n_groups, ...)`` -> ``zero`` ``(3, n_batches, n_genes)``;
+4. ``pearson_residual_var_{csr,csc,dense}(*m.args, codes, n_groups, ..., zero)`` ->
+   ``(n_batches, n_genes)``.
 
 Genes with ``sums_genes[b, j] == 0`` get 0 (scanpy filters them out and fills 0).  A
 cell with a zero sum makes every gene's variance NaN, as in scanpy.  Stored values must
@@ -58,25 +61,24 @@ import numpy as np
 from .._columns import (
     balanced_column_blocks,
     even_column_blocks,
+    n_blocks_for,
     row_entries,
     row_span,
 )
+from .._groups import group_positions
+from .._sort import argsort
 from ..toolkit import (
     helper,
     kernel,
     routine,
+    signatures,
     thread_scratch,
     vectorize,
     zeros1,
     zeros2,
     zeros3,
 )
-from ._common import batch_positions, n_blocks_for, signatures
-from ._examples import (
-    pearson_residual_examples,
-    pearson_sums_examples,
-    pearson_zero_examples,
-)
+from ._examples import examples, pearson_residual_params, pearson_zero_examples
 
 __all__ = [
     "pearson_residual_var_csc",
@@ -95,22 +97,20 @@ __all__ = [
 # these, for any input layout.  Its dense path sums a float64 copy (numpy's pairwise
 # sum along columns: equal to these row-order sums for integer counts).
 _SUMS = "Tuple(({d}[:, ::1], {d}[::1]))"
-#: data, indices, indptr, n_cols (CSR) or n_rows (CSC), codes, n_batches
+#: data, indices, indptr, n_rows, n_cols, codes, n_groups
 _SUMS_SPARSE = signatures(
-    _SUMS + "({d}[::1], {i}[::1], {i}[::1], int64, int64[::1], int64)"
+    _SUMS + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64)"
 )
-#: x, codes, n_batches
+#: x, codes, n_groups
 _SUMS_DENSE = signatures(
-    "Tuple((float64[:, ::1], float64[::1]))({d}[:, ::1], int64[::1], int64)",
-    index=False,
+    "Tuple((float64[:, ::1], float64[::1]))({d}[:, ::1], int64[::1], int64)"
 )
 
 
-@kernel(signatures=_SUMS_SPARSE, example=pearson_sums_examples("csr"))
-def pearson_sums_csr(data, indices, indptr, n_cols, codes, n_batches):
-    """``(sums_genes (n_batches, n_cols), sums_cells (n_rows,))`` in the data dtype."""
-    n_rows = indptr.shape[0] - 1
-    genes = zeros2(n_batches, n_cols, data.dtype)
+@kernel(signatures=_SUMS_SPARSE, example=examples("csr"))
+def pearson_sums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups):
+    """``(sums_genes (n_groups, n_cols), sums_cells (n_rows,))`` in the data dtype."""
+    genes = zeros2(n_groups, n_cols, data.dtype)
     cells = zeros1(n_rows, data.dtype)
     for i in numba.prange(n_rows):
         acc = data.dtype.type(0.0)
@@ -132,11 +132,10 @@ def pearson_sums_csr(data, indices, indptr, n_cols, codes, n_batches):
     return genes, cells
 
 
-@kernel(signatures=_SUMS_SPARSE, example=pearson_sums_examples("csc"))
-def pearson_sums_csc(data, indices, indptr, n_rows, codes, n_batches):
-    """Like :func:`pearson_sums_csr` for CSC (``n_rows`` given: the minor length)."""
-    n_cols = indptr.shape[0] - 1
-    genes = zeros2(n_batches, n_cols, data.dtype)
+@kernel(signatures=_SUMS_SPARSE, example=examples("csc"))
+def pearson_sums_csc(data, indices, indptr, n_rows, n_cols, codes, n_groups):
+    """Like :func:`pearson_sums_csr` for CSC."""
+    genes = zeros2(n_groups, n_cols, data.dtype)
     for j in numba.prange(n_cols):
         for p in range(indptr[j], indptr[j + 1]):
             b = codes[indices[p]]
@@ -155,11 +154,11 @@ def pearson_sums_csc(data, indices, indptr, n_rows, codes, n_batches):
     return genes, cells
 
 
-@kernel(signatures=_SUMS_DENSE, example=pearson_sums_examples("dense"))
-def pearson_sums_dense(x, codes, n_batches):
+@kernel(signatures=_SUMS_DENSE, example=examples("dense"))
+def pearson_sums_dense(x, codes, n_groups):
     """Like :func:`pearson_sums_csr` for a C-contiguous dense matrix, in float64."""
     n_rows, n_cols = x.shape
-    genes = zeros2(n_batches, n_cols, np.float64)
+    genes = zeros2(n_groups, n_cols, np.float64)
     cells = zeros1(n_rows, np.float64)
     for i in numba.prange(n_rows):
         acc = 0.0
@@ -178,44 +177,6 @@ def pearson_sums_dense(x, codes, n_batches):
 
 # ------------------------------------------------------------------------- levels
 @routine
-def _argsort(values):
-    """Stable ascending argsort of floats by LSD radix sort on their bits.
-
-    ``np.argsort`` is not used: numba's quicksort keeps its stack in a list whose
-    bounds-checked accesses are ``IndexError`` raise sites.  NaNs sort last.
-    """
-    n = values.shape[0]
-    fkeys = np.empty(n, np.float64)
-    for i in range(n):
-        fkeys[i] = values[i]
-    keys = fkeys.view(np.uint64)
-    sign = np.uint64(1) << np.uint64(63)
-    for i in range(n):  # order-preserving map of IEEE bits to unsigned integers
-        keys[i] = ~keys[i] if keys[i] & sign else keys[i] | sign
-    order = np.arange(n)
-    other = np.empty(n, np.int64)
-    count = np.empty(1 << 16, np.int64)
-    mask = np.uint64((1 << 16) - 1)
-    for shift in range(0, 64, 16):
-        sh = np.uint64(shift)
-        count[:] = 0
-        for q in range(n):
-            count[(keys[order[q]] >> sh) & mask] += 1
-        total = 0
-        for d in range(1 << 16):
-            c = count[d]
-            count[d] = total
-            total += c
-        for q in range(n):
-            i = order[q]
-            d = (keys[i] >> sh) & mask
-            other[count[d]] = i
-            count[d] += 1
-        order, other = other, order
-    return order
-
-
-@routine
 def _levels(values, groups, n_groups):
     """Distinct values per group: ``(level_of, value, count, group, start)``.
 
@@ -223,7 +184,7 @@ def _levels(values, groups, n_groups):
     group ``g`` are ``start[g]:start[g + 1]``, each with its value and multiplicity.
     """
     n = values.shape[0]
-    order = _argsort(values)
+    order = argsort(values)  # stable: equal values keep their order
     start = np.zeros(n_groups + 1, np.int64)
     for i in range(n):
         if groups[i] >= 0:
@@ -266,21 +227,21 @@ def _residual(x, g, c, total, clip, theta):
 
 
 @routine
-def _prepare(codes, n_batches, sums_genes, sums_cells):
+def _prepare(codes, n_groups, sums_genes, sums_cells):
     """Distinct cell sums per batch and distinct nonzero gene sums per batch.
 
     Returns rows per batch, the cell levels (values, counts, per-batch starts), each
     (batch, gene)'s gene level (``-1``: zero sum) and the gene levels' values and
     batches.
     """
-    _, n_per_batch = batch_positions(codes, n_batches)
-    _, c_val, c_cnt, _, c_start = _levels(sums_cells, codes, n_batches)
+    _, n_per_batch = group_positions(codes, n_groups)
+    _, c_val, c_cnt, _, c_start = _levels(sums_cells, codes, n_groups)
     n_genes = sums_genes.shape[1]
     flat = sums_genes.ravel()  # C-contiguous: a view
     ggroups = np.empty(flat.shape[0], np.int64)
     for q in range(flat.shape[0]):
         ggroups[q] = q // n_genes if flat[q] != 0.0 else -1
-    gene_of, g_val, _, g_grp, _ = _levels(flat, ggroups, n_batches)
+    gene_of, g_val, _, g_grp, _ = _levels(flat, ggroups, n_groups)
     return n_per_batch, c_val, c_cnt, c_start, gene_of, g_val, g_grp
 
 
@@ -317,25 +278,27 @@ def _table(
     return a, a2, d
 
 
-_ZERO = "float64[:, :, ::1](int64[::1], int64, {d}[:, ::1], {d}[::1], float64[::1], float64[::1], float64)"
+#: codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta
+_ZERO = signatures(
+    "float64[:, :, ::1](int64[::1], int64, {d}[:, ::1], {d}[::1], float64[::1],"
+    " float64[::1], float64)"
+)
 
 
-@kernel(signatures=signatures(_ZERO, index=False), example=pearson_zero_examples)
-def pearson_zero_terms(
-    codes, n_batches, sums_genes, sums_cells, sum_total, clip, theta
-):
-    """Zero-residual terms ``[a, A2, D]``, each ``(n_batches, n_genes)`` (module doc).
+@kernel(signatures=_ZERO, example=pearson_zero_examples)
+def pearson_zero_terms(codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta):
+    """Zero-residual terms ``[a, A2, D]``, each ``(n_groups, n_genes)`` (module doc).
 
     Zero-sum (batch, gene) pairs get zeros.  Cost: per batch, distinct nonzero gene
     sums x distinct cell sums residual evaluations (twice), not cells x genes.
     """
     n_genes = sums_genes.shape[1]
     n_b, c_val, c_cnt, c_start, gene_of, g_val, g_grp = _prepare(
-        codes, n_batches, sums_genes, sums_cells
+        codes, n_groups, sums_genes, sums_cells
     )
     n_lev = g_val.shape[0]
     max_cells = 0
-    for b in range(n_batches):
+    for b in range(n_groups):
         max_cells = max(max_cells, c_start[b + 1] - c_start[b])
     z = thread_scratch(max_cells, np.float64)
     table = np.empty((n_lev, 3))
@@ -356,9 +319,9 @@ def pearson_zero_terms(
         table[u, 0] = a  # race-free: level u is the prange index
         table[u, 1] = a2  # race-free: level u is the prange index
         table[u, 2] = d  # race-free: level u is the prange index
-    out = zeros3(3, n_batches, n_genes, np.float64)
+    out = zeros3(3, n_groups, n_genes, np.float64)
     for j in numba.prange(n_genes):
-        for b in range(n_batches):
+        for b in range(n_groups):
             u = gene_of[b * n_genes + j]
             if u >= 0:
                 for t in range(3):
@@ -381,28 +344,48 @@ def _finish(n, a2, d, c1, c2):
     return (a2 + c2 - n * dm * dm) / n
 
 
-#: ..., codes, sums_genes, sums_cells (data dtype; dense: float64), sum_total, clip, theta, zero
-_TAIL = "int64[::1], {s}[:, ::1], {s}[::1], float64[::1], float64[::1], float64, float64[:, :, ::1])"
+#: ..., codes, n_groups, sums_genes, sums_cells (data dtype; dense: float64),
+#: sum_total, clip, theta, zero
+_TAIL = (
+    "int64[::1], int64, {s}[:, ::1], {s}[::1], float64[::1], float64[::1], float64,"
+    " float64[:, :, ::1])"
+)
 _RES_SPARSE = signatures(
-    "float64[:, ::1]({d}[::1], {i}[::1], {i}[::1], " + _TAIL.replace("{s}", "{d}")
+    "float64[:, ::1]({d}[::1], {i}[::1], {i}[::1], int64, int64, "
+    + _TAIL.replace("{s}", "{d}")
 )
 _RES_DENSE = signatures(
-    "float64[:, ::1]({d}[:, ::1], " + _TAIL.replace("{s}", "float64"), index=False
+    "float64[:, ::1]({d}[:, ::1], " + _TAIL.replace("{s}", "float64")
 )
 
 
-@kernel(
-    signatures=_RES_SPARSE, example=pearson_residual_examples("csc", pearson_zero_terms)
-)
+def _residual_example(fmt):
+    params = pearson_residual_params(fmt, pearson_zero_terms)
+    return examples(fmt, params, nonzero_cells=True)
+
+
+@kernel(signatures=_RES_SPARSE, example=_residual_example("csc"))
 def pearson_residual_var_csc(
-    data, indices, indptr, codes, sums_genes, sums_cells, sum_total, clip, theta, zero
+    data,
+    indices,
+    indptr,
+    n_rows,
+    n_cols,
+    codes,
+    n_groups,
+    sums_genes,
+    sums_cells,
+    sum_total,
+    clip,
+    theta,
+    zero,
 ):
     """Residual variance per (batch, gene) of a CSC count matrix (any index order)."""
-    n_batches, n_genes = sums_genes.shape
-    _, n_b = batch_positions(codes, n_batches)
-    out = zeros2(n_batches, n_genes, np.float64)
-    c1 = zeros2(n_batches, n_genes, np.float64)
-    c2 = zeros2(n_batches, n_genes, np.float64)
+    n_genes = n_cols
+    _, n_b = group_positions(codes, n_groups)
+    out = zeros2(n_groups, n_genes, np.float64)
+    c1 = zeros2(n_groups, n_genes, np.float64)
+    c2 = zeros2(n_groups, n_genes, np.float64)
     for j in numba.prange(n_genes):
         for p in range(indptr[j], indptr[j + 1]):
             i = indices[p]
@@ -420,26 +403,35 @@ def pearson_residual_var_csc(
                 )
                 c1[b, j] += d1  # race-free: column j is the prange index
                 c2[b, j] += d2  # race-free: column j is the prange index
-        for b in range(n_batches):
+        for b in range(n_groups):
             if sums_genes[b, j] != 0:
                 v = _finish(n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j])
                 out[b, j] = v  # race-free: column j is the prange index
     return out
 
 
-@kernel(
-    signatures=_RES_SPARSE, example=pearson_residual_examples("csr", pearson_zero_terms)
-)
+@kernel(signatures=_RES_SPARSE, example=_residual_example("csr"))
 def pearson_residual_var_csr(
-    data, indices, indptr, codes, sums_genes, sums_cells, sum_total, clip, theta, zero
+    data,
+    indices,
+    indptr,
+    n_rows,
+    n_cols,
+    codes,
+    n_groups,
+    sums_genes,
+    sums_cells,
+    sum_total,
+    clip,
+    theta,
+    zero,
 ):
     """Residual variance per (batch, gene) of a canonical CSR count matrix."""
-    n_rows = indptr.shape[0] - 1
-    n_batches, n_genes = sums_genes.shape
-    _, n_b = batch_positions(codes, n_batches)
-    out = zeros2(n_batches, n_genes, np.float64)
-    c1 = zeros2(n_batches, n_genes, np.float64)
-    c2 = zeros2(n_batches, n_genes, np.float64)
+    n_genes = n_cols
+    _, n_b = group_positions(codes, n_groups)
+    out = zeros2(n_groups, n_genes, np.float64)
+    c1 = zeros2(n_groups, n_genes, np.float64)
+    c2 = zeros2(n_groups, n_genes, np.float64)
     bounds = balanced_column_blocks(indices, indptr, n_genes, n_blocks_for(n_genes, 0))
     for k in numba.prange(bounds.shape[0] - 1):
         lo = bounds[k]
@@ -463,7 +455,7 @@ def pearson_residual_var_csr(
                         )
                         c1[b, j] += d1  # race-free: lo <= j < hi, block k's own columns
                         c2[b, j] += d2  # race-free: lo <= j < hi, block k's own columns
-        for b in range(n_batches):
+        for b in range(n_groups):
             for j in range(lo, hi):
                 if sums_genes[b, j] != 0:
                     v = _finish(
@@ -473,20 +465,16 @@ def pearson_residual_var_csr(
     return out
 
 
-@kernel(
-    signatures=_RES_DENSE,
-    example=pearson_residual_examples("dense", pearson_zero_terms),
-)
+@kernel(signatures=_RES_DENSE, example=_residual_example("dense"))
 def pearson_residual_var_dense(
-    x, codes, sums_genes, sums_cells, sum_total, clip, theta, zero
+    x, codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
 ):
     """Residual variance per (batch, gene) of a C-contiguous dense count matrix."""
-    n_rows = x.shape[0]
-    n_batches, n_genes = sums_genes.shape
-    _, n_b = batch_positions(codes, n_batches)
-    out = zeros2(n_batches, n_genes, np.float64)
-    c1 = zeros2(n_batches, n_genes, np.float64)
-    c2 = zeros2(n_batches, n_genes, np.float64)
+    n_rows, n_genes = x.shape
+    _, n_b = group_positions(codes, n_groups)
+    out = zeros2(n_groups, n_genes, np.float64)
+    c1 = zeros2(n_groups, n_genes, np.float64)
+    c2 = zeros2(n_groups, n_genes, np.float64)
     bounds = even_column_blocks(n_genes, n_blocks_for(n_genes, 0))
     for k in numba.prange(bounds.shape[0] - 1):
         lo = bounds[k]
@@ -508,7 +496,7 @@ def pearson_residual_var_dense(
                         )
                         c1[b, j] += d1  # race-free: lo <= j < hi, block k's own columns
                         c2[b, j] += d2  # race-free: lo <= j < hi, block k's own columns
-        for b in range(n_batches):
+        for b in range(n_groups):
             for j in range(lo, hi):
                 if sums_genes[b, j] != 0:
                     v = _finish(

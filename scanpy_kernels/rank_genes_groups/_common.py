@@ -1,9 +1,12 @@
-"""Helpers shared by the rank_genes_groups kernels: slots, signatures, CSR sweeps.
+"""Helpers shared by the rank_genes_groups kernels: slots, verifier examples.
 
-Cells are assigned to *slots* by a group-code array ``codes`` (int32 or int64):
-code ``g`` in ``[0, n_groups)`` puts a cell in slot ``g``, code ``-1`` in the extra
-slot ``n_groups`` (cells in no selected group: scanpy's "remainder" group).  Every
-per-group output therefore has ``n_groups + 1`` rows.
+Codes follow the one rule (:mod:`.._groups`): int64, a cell's selected group in
+``[0, n_groups)`` or ``-1`` (in no selected group: scanpy's "remainder").  The
+per-group statistics (:mod:`.group_stats`, :mod:`.._welford`) skip code ``-1``; the
+drivers give them the remainder as group ``n_groups`` (codes mapped, ``n_groups + 1``
+groups), so their outputs have ``n_groups + 1`` rows, the remainder last.  The
+Wilcoxon kernels rank the remainder's cells vs rest and leave them out vs a reference:
+inside they put code ``-1`` into slot ``n_groups`` (:func:`slot_of`).
 
 CSR kernels never transpose the matrix: each ``prange`` task owns a contiguous column
 range (:mod:`.._columns`) and sweeps every row's entries in that range (found by
@@ -15,27 +18,11 @@ duplicates), which the frontend guarantees.
 
 from __future__ import annotations
 
-from itertools import product
-
 import numpy as np
-from scipy import sparse
 
-from ..toolkit import helper, routine, zeros1
+from ..toolkit import helper, matrix_examples, routine, zeros1
 
-__all__ = ["example_args", "signatures", "slot_of", "slot_sizes"]
-
-_DATA = ("float32", "float64")
-_INDEX = ("int32", "int64")
-
-
-def signatures(template: str, *, sparse: bool = True) -> list[str]:
-    """Numba signature strings: every data dtype x index dtype (sparse) x code dtype.
-
-    ``template`` uses ``{f}`` (data), ``{i}`` (indices/indptr, one dtype as in scipy)
-    and ``{c}`` (group codes).
-    """
-    index = _INDEX if sparse else ("int64",)
-    return [template.format(f=f, i=i, c=c) for f, i, c in product(_DATA, index, _INDEX)]
+__all__ = ["EXAMPLE_GROUPS", "examples", "slot_of", "slot_sizes"]
 
 
 @helper
@@ -59,35 +46,23 @@ def slot_sizes(codes, n_groups):
 EXAMPLE_GROUPS = 4
 
 
-def example_args(rng, fmt: str, *extra) -> list[tuple]:
-    """Make inputs for the verifier's 1-vs-all-threads check: ``fmt`` in csr/csc/dense.
+def _cases(rng):
+    """A small log-normal-ish matrix with ties, negatives and an all-zero column.
 
-    A small log-normal-ish matrix with ties, negatives and an all-zero column, group
-    codes with ``-1`` cells, in f32/int32 and f64/int64 (codes int32 / int64).
-    Argument order: components, codes, ``n_groups``, ``*extra``, then ``n_cols`` for CSR.
+    Group codes with ``-1`` cells, in f32/int32 and f64/int64.
     """
     n_cells, n_genes = 150, 37
-    out = []
-    for dtype, index, code in (
-        (np.float32, np.int32, np.int32),
-        (np.float64, np.int64, np.int64),
-    ):
+    for dtype, index in ((np.float32, np.int32), (np.float64, np.int64)):
         x = np.round(rng.normal(1.0, 1.0, (n_cells, n_genes)), 1)
         x[rng.random(x.shape) < 0.7] = 0.0
         x[:, 3] = 0.0
-        x = x.astype(dtype)
-        codes = rng.integers(-1, EXAMPLE_GROUPS, n_cells).astype(code)
-        if fmt == "dense":
-            out.append((np.ascontiguousarray(x), codes, EXAMPLE_GROUPS, *extra))
-            continue
-        m = sparse.csr_matrix(x) if fmt == "csr" else sparse.csc_matrix(x)
-        comps = (
-            m.data,
-            m.indices.astype(index),
-            m.indptr.astype(index),
-            codes,
-            EXAMPLE_GROUPS,
-            *extra,
-        )
-        out.append((*comps, n_genes) if fmt == "csr" else comps)
-    return out
+        codes = rng.integers(-1, EXAMPLE_GROUPS, n_cells).astype(np.int64)
+        yield x, dtype, index, codes, EXAMPLE_GROUPS
+
+
+def examples(fmt: str, *params: tuple):
+    """Make a kernel's ``example``: ``(*matrix_args, codes, n_groups, *p)`` per ``p``.
+
+    ``params``: the parameter tuples after ``n_groups`` (default: none).
+    """
+    return matrix_examples(_cases, fmt, lambda *_: list(params) or [()])

@@ -12,14 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .group_stats import (
-    group_mean_var_csc,
-    group_mean_var_csr,
-    group_mean_var_dense,
-    group_sums_csc,
-    group_sums_csr,
-    group_sums_dense,
+from .._welford import (
+    welford_mean_var_csc,
+    welford_mean_var_csr,
+    welford_mean_var_dense,
 )
+from .group_stats import group_sums_csc, group_sums_csr, group_sums_dense
 from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
 
 if TYPE_CHECKING:
@@ -36,14 +34,23 @@ __all__ = [
 ]
 
 
-def _call(kernels: dict, m: Matrix, *args):
-    n_cols = (m.shape[1],) if m.fmt == "csr" else ()
-    return kernels[m.fmt](*m.arrays, *args, *n_cols)
+def _call(kernels: dict, m: Matrix, codes, n_groups: int, *params):
+    """``kernel(*m.args, codes, n_groups, *params)``: the one calling convention.
+
+    The kernel of `m`'s format; ``codes`` as int64 (no copy if they are).
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    return kernels[m.fmt](*m.args, codes, n_groups, *params)
+
+
+def _with_remainder(codes: NDArray[np.integer], n_groups: int) -> NDArray[np.int64]:
+    """Codes with the remainder as group ``n_groups`` (per-group kernels skip -1)."""
+    return np.where(codes >= 0, codes, n_groups).astype(np.int64, copy=False)
 
 
 _SUMS = dict(csr=group_sums_csr, csc=group_sums_csc, dense=group_sums_dense)
 _MEAN_VAR = dict(
-    csr=group_mean_var_csr, csc=group_mean_var_csc, dense=group_mean_var_dense
+    csr=welford_mean_var_csr, csc=welford_mean_var_csc, dense=welford_mean_var_dense
 )
 _RANKSUMS = dict(csr=ranksums_csr, csc=ranksums_csc, dense=ranksums_dense)
 
@@ -55,7 +62,7 @@ def group_means(
 
     Both ``(n_groups + 1, n_genes)``; stored zeros are not counted.
     """
-    sums, nnz = _call(_SUMS, m, codes, n_groups)
+    sums, nnz = _call(_SUMS, m, _with_remainder(codes, n_groups), n_groups + 1)
     sizes = _sizes(codes, n_groups)[:, None]
     return np.divide(sums, sizes, out=np.zeros_like(sums), where=sizes > 0), nnz
 
@@ -63,8 +70,19 @@ def group_means(
 def group_mean_var(
     m: Matrix, codes: NDArray[np.integer], n_groups: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    """Per-slot mean, variance (``aggregate``'s Welford, ``dof=1``) and nonzeros."""
-    return _call(_MEAN_VAR, m, codes, n_groups)
+    """Per-slot mean, variance (``aggregate``'s Welford, ``dof=1``) and nonzeros.
+
+    Stored zeros skipped (scanpy eliminates them first); empty slots get zeros.
+    """
+    # sparse: stored zeros skipped (skip_zeros); dense: nonzeros counted (count_nonzero)
+    slots = _with_remainder(codes, n_groups)
+    mean, var, nnz = _call(_MEAN_VAR, m, slots, n_groups + 1, True)
+    # Aggregate.mean_var(dof=1): var *= n / (n - 1), NaN for one cell; 0 for none
+    sizes = _sizes(codes, n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dof1 = np.where(sizes > 1, sizes / (sizes - 1), np.nan)
+    var *= np.where(sizes > 0, dof1, 0.0)[:, np.newaxis]
+    return mean, var, nnz
 
 
 def ranksums(

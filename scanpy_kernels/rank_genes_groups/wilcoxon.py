@@ -2,7 +2,7 @@
 
 For each gene only the nonzeros are sorted: the gene's zeros form one tie block
 whose ranks follow in closed form (after the negative values, before the positive
-ones).  One stable radix sort per gene (:mod:`._sort`), per-thread scratch, parallel
+ones).  One stable radix sort per gene (:mod:`.._sort`), per-thread scratch, parallel
 over genes.  Ranks are tracked doubled (``2·rank = 2·below + size + 1`` for a tie block
 of ``size`` values above ``below`` smaller ones), so rank sums are exact (integers vs
 rest, float64 vs a reference) for fewer than ~9e7 cells, as are scanpy's sums of
@@ -41,19 +41,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from .._columns import lower_bound
-from ..toolkit import (
-    combine_partials,
-    helper,
-    kernel,
-    num_threads,
-    prefetch,
-    routine,
-    thread_partials,
-    thread_scratch,
-    zeros2,
-)
-from ._common import example_args, signatures, slot_of, slot_sizes
-from ._sort import (
+from .._sort import (
     entry_key,
     entry_scratch,
     entry_slot,
@@ -61,10 +49,31 @@ from ._sort import (
     put,
     radix_sort,
 )
+from ..toolkit import (
+    combine_partials,
+    helper,
+    kernel,
+    num_threads,
+    prefetch,
+    routine,
+    signatures,
+    thread_partials,
+    thread_scratch,
+    zeros2,
+)
+from ._common import examples, slot_of, slot_sizes
 
 __all__ = ["ranksums_csc", "ranksums_csr", "ranksums_dense"]
 
 _OUT = "UniTuple(float64[:, ::1], 2)"
+#: data, indices, indptr, n_rows, n_cols, codes, n_groups, ref
+_SPARSE = signatures(
+    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64, int64)"
+)
+#: x, codes, n_groups, ref
+_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64, int64)")
+#: vs rest and vs a reference
+_REFS = ((-1,), (1,))
 #: CSR sweep: tasks per thread; every task visits every row once per gather block, so
 #: blocks are large: ~1/_TASKS of a thread's nonzeros, at most _GATHER_MAX (8 bytes
 #: each for float32 data, 12 for float64: 48 MiB per thread), at least the largest column
@@ -214,7 +223,7 @@ def _rank_gene(
     flts,
     proto,
 ):
-    """Rank one gene's gathered entries (in row order; :mod:`._sort`).
+    """Rank one gene's gathered entries (in row order; :mod:`.._sort`).
 
     ``proto``: an (empty) array of the data's dtype: compiled once per dtype, with
     the entry layout fixed.  Works in the calling thread's scratch rows only.  Leaves the doubled rank sums in
@@ -256,22 +265,16 @@ def _store(flts, tie0, n_groups, ref, rank_sums, tie_sums, j):
             tie_sums[g, j] = pair  # race-free: gene j is this iteration's
 
 
-@kernel(
-    signatures=signatures(
-        _OUT + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64)"
-    ),
-    example=lambda rng: example_args(rng, "csc", -1) + example_args(rng, "csc", 1),
-)
-def ranksums_csc(data, indices, indptr, codes, n_groups, ref):
+@kernel(signatures=_SPARSE, example=examples("csc", *_REFS))
+def ranksums_csc(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):
     """Rank sums and tie terms of a CSC matrix, parallel over genes.
 
-    Parameters: CSC components, per-cell ``codes`` (``-1``: no selected group),
-    ``n_groups``, ``ref`` (``-1``: vs rest; else the reference group's code).
+    Parameters: CSC components and shape, per-cell ``codes`` (``-1``: no selected
+    group), ``n_groups``, ``ref`` (``-1``: vs rest; else the reference group's code).
     Returns ``(rank_sums, tie_sums)``, each ``(n_groups, n_genes)`` float64:
     the sum of the (average) ranks of group ``g``'s cells, and ``Σ (t³ - t)`` over
     the tie blocks of the ranked cells (row ``ref`` stays 0 in reference mode).
     """
-    n_cols = indptr.shape[0] - 1
     n_slots = n_groups + 1
     sizes = slot_sizes(codes, n_groups)
     nbytes = key_params(data)[2]
@@ -359,13 +362,8 @@ def _plan_csr(col_nnz, n_tasks, budget):
 
 # PLR0912, PLR0915: one parallel region (plan, gather, rank) with its per-thread
 # scratch; moving its loops into helpers would only hide the length
-@kernel(
-    signatures=signatures(
-        _OUT + "({f}[::1], {i}[::1], {i}[::1], {c}[::1], int64, int64, int64)"
-    ),
-    example=lambda rng: example_args(rng, "csr", -1) + example_args(rng, "csr", 1),
-)
-def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):  # noqa: PLR0912, PLR0915
+@kernel(signatures=_SPARSE, example=examples("csr", *_REFS))
+def ranksums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):  # noqa: PLR0912, PLR0915
     """:func:`ranksums_csc` for a canonical CSR matrix, without transposing it.
 
     Parallel over disjoint column ranges of ~equal nnz.  Each range is swept in cache
@@ -378,7 +376,6 @@ def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):  # noqa: 
     ``block = max(max column nnz, min(2**22, nnz / (4·threads)))``: 48 MiB at most for
     typical data (a CSC copy would be ``8·nnz``).
     """
-    n_rows = indptr.shape[0] - 1
     n_slots = n_groups + 1
     sizes = slot_sizes(codes, n_groups)
     nbytes = key_params(data)[2]
@@ -465,10 +462,7 @@ def ranksums_csr(data, indices, indptr, codes, n_groups, ref, n_cols):  # noqa: 
     return rank_sums, tie_sums
 
 
-@kernel(
-    signatures=signatures(_OUT + "({f}[:, ::1], {c}[::1], int64, int64)", sparse=False),
-    example=lambda rng: example_args(rng, "dense", -1) + example_args(rng, "dense", 1),
-)
+@kernel(signatures=_DENSE, example=examples("dense", *_REFS))
 def ranksums_dense(x, codes, n_groups, ref):
     """:func:`ranksums_csc` for a C-contiguous dense matrix (zeros are not sorted).
 

@@ -3,7 +3,10 @@
 Public names (stable; contributors write kernels with them):
 
 - :func:`kernel`: the decorator for every kernel (njit options, declared signatures,
-  salted cache, thread limits, serial fallback off the main thread).
+  salted cache, thread limits, serial fallback off the main thread, keyword calls).
+- :func:`signatures`: a signature template over the data (``{d}``) and index
+  (``{i}``) dtypes; :func:`matrix_args`, :func:`matrix_examples`: verifier inputs in
+  the one calling convention (``kernel(*m.args, codes, n_groups, ...)``).
 - :func:`helper`: a function kernels call, inlined so its hints work too;
   :func:`routine`: one compiled once on its own (set-up code, searches).
 - :func:`assume`, :func:`likely`, :func:`unlikely`: ``llvm.assume`` / ``llvm.expect``;
@@ -20,7 +23,17 @@ Public names (stable; contributors write kernels with them):
 from __future__ import annotations
 
 from ._cache import toolkit_fingerprint
-from ._decorator import Kernel, helper, kernel, routine
+from ._decorator import (
+    DATA,
+    INDEX,
+    Kernel,
+    helper,
+    kernel,
+    matrix_args,
+    matrix_examples,
+    routine,
+    signatures,
+)
 from ._hints import (
     assume,
     interleave,
@@ -43,6 +56,8 @@ from ._scratch import (
 from ._threads import plan_threads, set_thread_limit_provider, thread_limit
 
 __all__ = [
+    "DATA",
+    "INDEX",
     "Kernel",
     "assume",
     "combine_partials",
@@ -51,11 +66,14 @@ __all__ = [
     "kernel",
     "lanes",
     "likely",
+    "matrix_args",
+    "matrix_examples",
     "num_threads",
     "plan_threads",
     "prefetch",
     "routine",
     "set_thread_limit_provider",
+    "signatures",
     "thread_limit",
     "thread_partials",
     "thread_scratch",

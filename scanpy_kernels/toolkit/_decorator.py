@@ -5,16 +5,26 @@ Python function with :class:`._pipeline.KernelCompiler` (hints reach LLVM) and a
 salted :class:`._cache.KernelCache`.  Each call asks :func:`._threads.plan_threads`
 how many threads it may use: 1 runs the serial build (no threading layer touched at
 all), more runs the parallel build under ``numba.set_num_threads`` and restores the
-previous count afterwards.
+previous count afterwards.  A call may name its arguments: they are bound to the
+Python function's signature and passed on positionally (numba dispatchers take
+positional arguments only).
+
+Also here, for declaring kernels: :func:`signatures` (the numba signatures of a
+template over the data and index dtypes) and :func:`matrix_args` /
+:func:`matrix_examples` (verifier inputs in the one calling convention).
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from functools import update_wrapper
+from itertools import product
+from string import Formatter
 from typing import TYPE_CHECKING
 
 import numba
+import numpy as np
 from numba.core.registry import CPUDispatcher
 from numba.extending import register_jitable
 from numba.np.ufunc.parallel import _launch_threads
@@ -24,10 +34,25 @@ from ._pipeline import KernelCompiler
 from ._threads import plan_threads
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
-__all__ = ["Kernel", "helper", "kernel", "routine"]
+__all__ = [
+    "DATA",
+    "INDEX",
+    "Kernel",
+    "helper",
+    "kernel",
+    "matrix_args",
+    "matrix_examples",
+    "routine",
+    "signatures",
+]
+
+#: value dtypes every kernel takes (``{d}`` in a signature template)
+DATA = ("float32", "float64")
+#: index dtypes of CSR/CSC components, one for indices and indptr (``{i}``)
+INDEX = ("int32", "int64")
 
 #: options a kernel may set, with their defaults
 DEFAULTS: dict[str, Any] = dict(
@@ -72,6 +97,7 @@ class Kernel:
         self.example = example
         self.tolerance = tolerance
         self._dispatchers: dict[bool, CPUDispatcher] = {}
+        self._signature: inspect.Signature | None = None
         update_wrapper(self, py_func)
 
     def __repr__(self) -> str:
@@ -119,7 +145,21 @@ class Kernel:
             disp._cache = KernelCache(self.py_func, salt)
         return disp
 
-    def __call__(self, *args):
+    def bind(self, args: tuple, kwargs: dict[str, Any]) -> tuple:
+        """Return the positional arguments of a call ``kernel(*args, **kwargs)``.
+
+        Bound to the Python function's signature (cached), as Python would bind them:
+        a missing, unknown or doubly given argument raises ``TypeError``.
+        """
+        if self._signature is None:
+            self._signature = inspect.signature(self.py_func)
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            args = self.bind(args, kwargs)
         n = plan_threads() if self.options["parallel"] else 1
         if n == 1:
             # a serial build loaded from the cache calls the threading layer's
@@ -207,3 +247,84 @@ def routine(fn: Callable) -> Callable:
     a routine do not reach the caller's loops.
     """
     return register_jitable(error_model="numpy", boundscheck=False)(fn)
+
+
+def signatures(template: str) -> list[str]:
+    """Numba signatures: ``template`` filled for every combination of its fields.
+
+    ``{d}``: the data dtype (:data:`DATA`, float32 and float64); ``{i}``: the index
+    dtype of CSR/CSC components (:data:`INDEX`, int32 and int64; indices and indptr
+    share it, as ``as_matrix`` gives them).  A field may appear several times (one
+    value each time); a template without fields is one signature.  Group codes are
+    always ``int64[::1]`` (written out in the template).
+
+    >>> signatures("float64({d}[::1], {i}[::1])")[:2]
+    ['float64(float32[::1], int32[::1])', 'float64(float32[::1], int64[::1])']
+    >>> signatures("float64({d}[:, ::1], int64[::1], int64)")
+    ['float64(float32[:, ::1], int64[::1], int64)', 'float64(float64[:, ::1], int64[::1], int64)']
+    """
+    domains = {"d": DATA, "i": INDEX}
+    fields = []
+    for _, name, _, _ in Formatter().parse(template):
+        if name is None:
+            continue
+        if name not in domains:
+            msg = f"unknown field {{{name}}} in {template!r}; known: {sorted(domains)}"
+            raise ValueError(msg)
+        if name not in fields:
+            fields.append(name)
+    return [
+        template.format(**dict(zip(fields, combo, strict=True)))
+        for combo in product(*(domains[f] for f in fields))
+    ]
+
+
+def matrix_args(x: Any, fmt: str, dtype: Any, index: Any = np.int64) -> tuple:
+    """The leading arguments of a kernel over ``x`` stored as ``fmt``: for examples.
+
+    ``(data, indices, indptr, n_rows, n_cols)`` for ``"csr"``/``"csc"`` (``index``
+    dtype), ``(x,)`` C-contiguous for ``"dense"``: what ``Matrix.args`` gives a
+    driver, i.e. the one calling convention ``kernel(*args, codes, n_groups, ...)``.
+    ``x``: a 2D array, or a scipy sparse matrix (its stored zeros stay stored).
+    """
+    from scipy import sparse  # noqa: PLC0415  (only the verifier's examples need it)
+
+    if fmt == "dense":
+        x = x.toarray() if sparse.issparse(x) else x
+        return (np.ascontiguousarray(x, dtype=dtype),)
+    m = sparse.csr_matrix(x) if fmt == "csr" else sparse.csc_matrix(x)
+    m = m.astype(dtype)
+    return (m.data, m.indices.astype(index), m.indptr.astype(index), *m.shape)
+
+
+def matrix_examples(
+    cases: Callable[[np.random.Generator], Iterable[tuple]],
+    fmt: str,
+    params: Callable[..., Iterable[tuple]] | None = None,
+    *,
+    n_groups: bool = True,
+) -> Callable[[np.random.Generator], list[tuple]]:
+    """Make a kernel's ``example``: argument tuples in the one calling convention.
+
+    ``cases(rng)`` yields ``(x, dtype, index, codes, n_groups)`` (a 2D array or a
+    scipy sparse matrix, the data and index dtypes to store it with, int64 codes,
+    the group count); each
+    gives ``(*matrix_args(x, fmt, dtype, index), codes, n_groups, *p)`` for every
+    ``p`` in ``params(rng, x, codes, n_groups, dtype)`` (default: one ``()``).
+    ``n_groups=False``: the kernel takes no group count (it follows from a
+    parameter).  A family declares its examples with this and its own ``cases``.
+    """
+
+    def example(rng: np.random.Generator) -> list[tuple]:
+        out = []
+        for x, dtype, index, codes, k in cases(rng):
+            lead = (
+                *matrix_args(x, fmt, dtype, index),
+                codes,
+                *((k,) if n_groups else ()),
+            )
+            extra = [()] if params is None else params(rng, x, codes, k, dtype)
+            out.extend((*lead, *p) for p in extra)
+        return out
+
+    return example
