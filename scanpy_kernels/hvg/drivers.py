@@ -257,8 +257,10 @@ def welford_mean_var(
     kern = dict(
         csr=welford_mean_var_csr, csc=welford_mean_var_csc, dense=welford_mean_var_dense
     )[m.fmt]
-    # CSC: each column in stored order, as `aggregate`; stored zeros are values
-    mean, var, _ = kern(*m.args, codes, n_batches, False)
+    # CSC: each column in stored order, as `aggregate`; the last argument is
+    # skip_zeros (sparse: stored zeros are values here) or count_nonzero (dense)
+    neither = False
+    mean, var, _ = kern(*m.args, codes, n_batches, neither)
     n = np.bincount(codes[codes >= 0], minlength=n_batches)
     var *= (n / (n - dof))[:, np.newaxis]
     return mean, var

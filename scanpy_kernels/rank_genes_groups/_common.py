@@ -47,7 +47,7 @@ EXAMPLE_GROUPS = 4
 
 
 def _cases(rng):
-    """A small log-normal-ish matrix with ties, negatives and an all-zero column.
+    """Make a small log-normal-ish matrix with ties, negatives and an all-zero column.
 
     Group codes with ``-1`` cells, in f32/int32 and f64/int64.
     """

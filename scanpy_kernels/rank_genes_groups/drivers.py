@@ -76,7 +76,8 @@ def group_mean_var(
     """
     # sparse: stored zeros skipped (skip_zeros); dense: nonzeros counted (count_nonzero)
     slots = _with_remainder(codes, n_groups)
-    mean, var, nnz = _call(_MEAN_VAR, m, slots, n_groups + 1, True)
+    both = True
+    mean, var, nnz = _call(_MEAN_VAR, m, slots, n_groups + 1, both)
     # Aggregate.mean_var(dof=1): var *= n / (n - 1), NaN for one cell; 0 for none
     sizes = _sizes(codes, n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -280,14 +280,14 @@ def signatures(template: str) -> list[str]:
 
 
 def matrix_args(x: Any, fmt: str, dtype: Any, index: Any = np.int64) -> tuple:
-    """The leading arguments of a kernel over ``x`` stored as ``fmt``: for examples.
+    """Return the leading arguments of a kernel over ``x`` stored as ``fmt`` (examples).
 
     ``(data, indices, indptr, n_rows, n_cols)`` for ``"csr"``/``"csc"`` (``index``
     dtype), ``(x,)`` C-contiguous for ``"dense"``: what ``Matrix.args`` gives a
     driver, i.e. the one calling convention ``kernel(*args, codes, n_groups, ...)``.
     ``x``: a 2D array, or a scipy sparse matrix (its stored zeros stay stored).
     """
-    from scipy import sparse  # noqa: PLC0415  (only the verifier's examples need it)
+    from scipy import sparse  # only the verifier's examples need it
 
     if fmt == "dense":
         x = x.toarray() if sparse.issparse(x) else x
