@@ -33,7 +33,7 @@ KERNELS: list[tuple[str, str, str]] = [
     ("hvg", "clipped_sums_csr", "batch"),
     ("hvg", "pearson_sums_csr", "batch"),
     ("rank_genes_groups", "group_sums_csr", "group"),
-    ("rank_genes_groups", "group_mean_var_csr", "group"),
+    ("_welford", "welford_mean_var_csr", "group"),  # t-test stats (rgg skips stored zeros)
     ("rank_genes_groups", "ranksums_csr", "group"),  # not one pass: sorts each column
 ]
 
@@ -83,6 +83,7 @@ def _args(fn: Any, x: Any, codes: np.ndarray, n_codes: int) -> list[Any] | None:
         "codes": codes, "n_batches": n_codes, "n_groups": n_codes,
         "n_slots": numba.get_num_threads(), "correction": 1, "ref": -1,
         "count_positive": False,  # True only for filter_unexpressed_genes
+        "skip_zeros": True,  # rank_genes_groups' setting
         "clip": np.full((n_codes, n_cols), np.sqrt(n_rows)),
     }
     try:
