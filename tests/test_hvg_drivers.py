@@ -131,3 +131,24 @@ def test_descending_ranks_and_category_codes():
     want, want_inverse = np.unique(labels[codes], return_inverse=True)
     np.testing.assert_array_equal(used, want)
     np.testing.assert_array_equal(inverse, want_inverse)
+
+
+@pytest.mark.parametrize("layout", ["csr", "csc", "dense"])
+def test_pearson_constant_matrix_is_exactly_zero(layout):
+    """Residuals all exactly 0 (counts that follow the cells' sums): variance exactly 0,
+    as scanpy's two passes give, not the regrouped sums' rounding noise (+-1e-14)."""
+    sc = pytest.importorskip("scanpy")
+    from anndata import AnnData
+
+    x = np.full((300, 40), 3.0, np.float32)
+    x[:, 5] = 0.0  # a gene without counts: 0 as well
+    mat = x if layout == "dense" else (sp.csr_matrix if layout == "csr" else sp.csc_matrix)(x)
+    one = np.zeros(x.shape[0], np.int64)
+    ours = drivers.pearson_residual_variances(
+        as_matrix(mat), one, 1, clip=np.sqrt(300), theta=100.0
+    )[0]
+    pristine = sc.experimental.pp.highly_variable_genes(
+        AnnData(mat), n_top_genes=10, inplace=False
+    )["residual_variances"].to_numpy()
+    np.testing.assert_array_equal(ours, pristine)
+    assert not ours.any()

@@ -331,15 +331,27 @@ def pearson_zero_terms(codes, n_groups, sums_genes, sums_cells, sum_total, clip,
 
 @helper
 def _corrections(x, g, c, total, clip, theta, a):
-    """Return a nonzero cell's ``(r - z, (r - a)**2 - (z - a)**2)`` (``r``: its residual)."""
-    r = _residual(x, g, c, total, clip, theta) - a
+    """Return a nonzero cell's ``(r - z, (r - a)**2 - (z - a)**2, r == 0)``.
+
+    ``r``: its residual; the last entry counts the cells whose residual is exactly 0.
+    """
+    raw = _residual(x, g, c, total, clip, theta)
+    r = raw - a
     z = _residual(0.0, g, c, total, clip, theta) - a
-    return r - z, r * r - z * z
+    return r - z, r * r - z * z, np.float64(raw == 0.0)
 
 
 @helper
-def _finish(n, a2, d, c1, c2):
-    """``sum_i (r_i - mean)**2 / n`` from the zero terms and the corrections."""
+def _finish(n, a2, d, c1, c2, exact_zeros):
+    """``sum_i (r_i - mean)**2 / n`` from the zero terms and the corrections.
+
+    When every one of the ``n`` cells is nonzero with a residual of exactly 0 (a
+    gene whose counts follow the cells' sums exactly, e.g. a constant matrix),
+    scanpy's two passes give exactly 0; the regrouped sums would leave rounding
+    noise (+-1e-14), so that case is returned exactly.
+    """
+    if exact_zeros == n:
+        return 0.0
     dm = (d + c1) / n  # mean - shift
     return (a2 + c2 - n * dm * dm) / n
 
@@ -386,13 +398,14 @@ def pearson_residual_var_csc(
     out = zeros2(n_groups, n_genes, np.float64)
     c1 = zeros2(n_groups, n_genes, np.float64)
     c2 = zeros2(n_groups, n_genes, np.float64)
+    c3 = zeros2(n_groups, n_genes, np.float64)  # nonzero cells with residual 0
     for j in numba.prange(n_genes):
         for p in range(indptr[j], indptr[j + 1]):
             i = indices[p]
             b = codes[i]
             x = np.float64(data[p])
             if b >= 0 and x != 0.0 and sums_genes[b, j] != 0:
-                d1, d2 = _corrections(
+                d1, d2, d3 = _corrections(
                     x,
                     sums_genes[b, j],
                     sums_cells[i],
@@ -403,9 +416,12 @@ def pearson_residual_var_csc(
                 )
                 c1[b, j] += d1  # race-free: column j is the prange index
                 c2[b, j] += d2  # race-free: column j is the prange index
+                c3[b, j] += d3  # race-free: column j is the prange index
         for b in range(n_groups):
             if sums_genes[b, j] != 0:
-                v = _finish(n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j])
+                v = _finish(
+                    n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j], c3[b, j]
+                )
                 out[b, j] = v  # race-free: column j is the prange index
     return out
 
@@ -432,6 +448,7 @@ def pearson_residual_var_csr(
     out = zeros2(n_groups, n_genes, np.float64)
     c1 = zeros2(n_groups, n_genes, np.float64)
     c2 = zeros2(n_groups, n_genes, np.float64)
+    c3 = zeros2(n_groups, n_genes, np.float64)  # nonzero cells with residual 0
     bounds = balanced_column_blocks(indices, indptr, n_genes, n_blocks_for(n_genes, 0))
     for k in numba.prange(bounds.shape[0] - 1):
         lo = bounds[k]
@@ -444,7 +461,7 @@ def pearson_residual_var_csr(
                     j = indices[p]
                     x = np.float64(data[p])
                     if x != 0.0 and sums_genes[b, j] != 0:
-                        d1, d2 = _corrections(
+                        d1, d2, d3 = _corrections(
                             x,
                             sums_genes[b, j],
                             sums_cells[i],
@@ -455,11 +472,17 @@ def pearson_residual_var_csr(
                         )
                         c1[b, j] += d1  # race-free: lo <= j < hi, block k's own columns
                         c2[b, j] += d2  # race-free: lo <= j < hi, block k's own columns
+                        c3[b, j] += d3  # race-free: lo <= j < hi, block k's own columns
         for b in range(n_groups):
             for j in range(lo, hi):
                 if sums_genes[b, j] != 0:
                     v = _finish(
-                        n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
+                        n_b[b],
+                        zero[1, b, j],
+                        zero[2, b, j],
+                        c1[b, j],
+                        c2[b, j],
+                        c3[b, j],
                     )
                     out[b, j] = v  # race-free: lo <= j < hi, block k's own columns
     return out
@@ -475,6 +498,7 @@ def pearson_residual_var_dense(
     out = zeros2(n_groups, n_genes, np.float64)
     c1 = zeros2(n_groups, n_genes, np.float64)
     c2 = zeros2(n_groups, n_genes, np.float64)
+    c3 = zeros2(n_groups, n_genes, np.float64)  # nonzero cells with residual 0
     bounds = even_column_blocks(n_genes, n_blocks_for(n_genes, 0))
     for k in numba.prange(bounds.shape[0] - 1):
         lo = bounds[k]
@@ -485,7 +509,7 @@ def pearson_residual_var_dense(
                 for j in range(lo, hi):
                     xv = np.float64(x[i, j])
                     if xv != 0.0 and sums_genes[b, j] != 0:
-                        d1, d2 = _corrections(
+                        d1, d2, d3 = _corrections(
                             xv,
                             sums_genes[b, j],
                             sums_cells[i],
@@ -496,11 +520,17 @@ def pearson_residual_var_dense(
                         )
                         c1[b, j] += d1  # race-free: lo <= j < hi, block k's own columns
                         c2[b, j] += d2  # race-free: lo <= j < hi, block k's own columns
+                        c3[b, j] += d3  # race-free: lo <= j < hi, block k's own columns
         for b in range(n_groups):
             for j in range(lo, hi):
                 if sums_genes[b, j] != 0:
                     v = _finish(
-                        n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j]
+                        n_b[b],
+                        zero[1, b, j],
+                        zero[2, b, j],
+                        c1[b, j],
+                        c2[b, j],
+                        c3[b, j],
                     )
                     out[b, j] = v  # race-free: lo <= j < hi, block k's own columns
     return out
