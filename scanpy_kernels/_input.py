@@ -223,29 +223,22 @@ def _canonical(m: Matrix, *, duplicates: Literal["sum", "raise"]) -> Matrix:
     y = cls((m.data.copy(), m.indices.copy(), m.indptr.copy()), shape=m.shape)
     y.has_sorted_indices = False  # never trust a flag: scipy sorts in place
     y.sort_indices()
+    if _structure(replace(m, indices=y.indices, indptr=y.indptr)) == DUPLICATES:
+        if duplicates == "raise":
+            msg = (
+                "The matrix has duplicate entries (the same cell and gene stored "
+                "twice). Call `.sum_duplicates()` on it first."
+            )
+            raise ValueError(msg)
+        y.has_canonical_format = False
+        y.sum_duplicates()
     index = _index_dtype(y.indices.dtype, y.indptr.dtype)
-    m = replace(
-        m,
-        indices=y.indices.astype(index, copy=False),
-        indptr=y.indptr.astype(index, copy=False),
-        data=y.data,
-        sorted=True,
-    )
-    if _structure(m) != DUPLICATES:
-        return m
-    if duplicates == "raise":
-        msg = (
-            "The matrix has duplicate entries (the same cell and gene stored twice). "
-            "Call `.sum_duplicates()` on it first."
-        )
-        raise ValueError(msg)
-    y.has_canonical_format = False
-    y.sum_duplicates()
     return replace(
         m,
         data=y.data,
         indices=y.indices.astype(index, copy=False),
         indptr=y.indptr.astype(index, copy=False),
+        sorted=True,
     )
 
 

@@ -143,23 +143,13 @@ def _moments(
             return mean_var_dense(*m.args, codes, n_batches, correction, count_positive)
         return _dense_blocks(m, codes, n_batches, correction, log_scale, count_positive)
     if m.fmt == "csc":
-        blocks = [(0, m.shape[1], m)] if log_scale is None else _unlogged(m, log_scale)
-        parts = [
+        # without genes there is no block to un-log: one call on the empty matrix
+        whole = log_scale is None or m.shape[1] == 0
+        blocks = [(0, m.shape[1], m)] if whole else _unlogged(m, log_scale)
+        return _join([
             mean_var_csc(*b.args, codes, n_batches, correction, count_positive)
             for _, _, b in blocks
-        ]
-        return (
-            _join(parts)
-            if parts
-            else _moments(
-                m,
-                codes,
-                n_batches,
-                correction=correction,
-                count_positive=count_positive,
-                n_slots=n_slots,
-            )
-        )
+        ])
     group = max(1, PARTIALS_BUDGET // (16 * n_slots * max(m.shape[1], 1)))
     parts = []
     for first in range(0, max(n_batches, 1), group):

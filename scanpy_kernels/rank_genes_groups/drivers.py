@@ -62,8 +62,9 @@ def group_means(
 
     Both ``(n_groups + 1, n_genes)``; stored zeros are not counted.
     """
-    sums, nnz = _call(_SUMS, m, _with_remainder(codes, n_groups), n_groups + 1)
-    sizes = _sizes(codes, n_groups)[:, None]
+    slots = _with_remainder(codes, n_groups)
+    sums, nnz = _call(_SUMS, m, slots, n_groups + 1)
+    sizes = np.bincount(slots, minlength=n_groups + 1)[:, None]
     return np.divide(sums, sizes, out=np.zeros_like(sums), where=sizes > 0), nnz
 
 
@@ -79,7 +80,7 @@ def group_mean_var(
     both = True
     mean, var, nnz = _call(_MEAN_VAR, m, slots, n_groups + 1, both)
     # Aggregate.mean_var(dof=1): var *= n / (n - 1), NaN for one cell; 0 for none
-    sizes = _sizes(codes, n_groups)
+    sizes = np.bincount(slots, minlength=n_groups + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         dof1 = np.where(sizes > 1, sizes / (sizes - 1), np.nan)
     var *= np.where(sizes > 0, dof1, 0.0)[:, np.newaxis]
@@ -91,10 +92,6 @@ def ranksums(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Wilcoxon rank sums and tie terms ``Σ(t³ - t)`` per group (``ref=-1``: vs rest)."""
     return _call(_RANKSUMS, m, codes, n_groups, ref)
-
-
-def _sizes(codes: NDArray[np.integer], n_groups: int) -> NDArray[np.int64]:
-    return np.bincount(np.where(codes >= 0, codes, n_groups), minlength=n_groups + 1)
 
 
 def tie_factor(tie_sums: NDArray[np.float64], n: int) -> NDArray[np.float64] | float:
