@@ -13,6 +13,7 @@ code ``-1``.  All results equal scanpy 1.12.4's bit for bit (see each module).
 - :mod:`.rest_stats`: ``rest_mean_pts``, ``rest_var`` — each group's complement.
 - :mod:`.wilcoxon`: ``ranksums_{csr,csc,dense}`` (rank sums, tie terms; zeros never
   sorted).
+- :mod:`.nan_ranks`: ``nan_rank_sums`` — the ranks scanpy's unstable sort gave NaNs.
 - :mod:`.drivers`: what the frontend calls (a :class:`~.._input.Matrix` in):
   ``group_means``, ``group_mean_var``, ``ranksums``, ``wilcoxon_zscores``.
 """
@@ -27,6 +28,7 @@ from .drivers import (
     wilcoxon_zscores,
 )
 from .group_stats import group_sums_csc, group_sums_csr, group_sums_dense
+from .nan_ranks import nan_rank_sums
 from .rest_stats import rest_mean_pts, rest_var
 from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
 
@@ -36,6 +38,7 @@ __all__ = [
     "group_sums_csc",
     "group_sums_csr",
     "group_sums_dense",
+    "nan_rank_sums",
     "ranksums",
     "ranksums_csc",
     "ranksums_csr",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import sparse
 
 from .._welford import (
     welford_mean_var_csc,
@@ -18,6 +19,7 @@ from .._welford import (
     welford_mean_var_dense,
 )
 from .group_stats import group_sums_csc, group_sums_csr, group_sums_dense
+from .nan_ranks import nan_rank_sums
 from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
 
 if TYPE_CHECKING:
@@ -90,8 +92,104 @@ def group_mean_var(
 def ranksums(
     m: Matrix, codes: NDArray[np.integer], n_groups: int, ref: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Wilcoxon rank sums and tie terms ``Σ(t³ - t)`` per group (``ref=-1``: vs rest)."""
-    return _call(_RANKSUMS, m, codes, n_groups, ref)
+    """Wilcoxon rank sums and tie terms ``Σ(t³ - t)`` per group (``ref=-1``: vs rest).
+
+    NaN values get the ranks scanpy gave them (:mod:`.nan_ranks`).
+    """
+    rank_sums, tie_sums = _call(_RANKSUMS, m, codes, n_groups, ref)
+    # a NaN makes the sum NaN; inf - inf too (a false alarm, settled by the scan)
+    if np.isnan(np.sum(m.data, dtype=np.float64)):
+        _nan_ranks_as_scanpy(m, np.asarray(codes), n_groups, ref, rank_sums)
+    return rank_sums, tie_sums
+
+
+#: densified values per block of NaN columns (scanpy densified chunks of genes too)
+NAN_BLOCK_VALUES = 1 << 22
+
+
+def _nan_ranks_as_scanpy(
+    m: Matrix,
+    codes: NDArray[np.integer],
+    n_groups: int,
+    ref: int,
+    rank_sums: NDArray[np.float64],
+) -> None:
+    """Move the NaNs' ranks from row order (the kernels') to scanpy's order, in place.
+
+    Every NaN is a tie block of one above all numbers, so the kernels give the ``k``
+    NaNs among ``n`` ranked cells the ranks ``n - k + 1 .. n`` by row and scanpy in
+    its quicksort's order (:func:`.nan_rank_sums`): a group's sum differs by whole
+    ranks (exact in float64), and only where a column's ranked NaNs are in two or
+    more slots (one slot gets the same sum in every order).  Tie terms do not change.
+    """
+    rows, cols = _nan_cells(m)
+    slots = _with_remainder(codes, n_groups)
+    if ref >= 0:  # vs a reference only the pair's cells are ranked, group's first
+        pairs = [(g, np.flatnonzero(codes == g)) for g in range(n_groups) if g != ref]
+        ref_cells = np.flatnonzero(codes == ref)
+    genes, starts = np.unique(cols, return_index=True)
+    nan_rows = np.split(rows, starts[1:])
+    mixed = [
+        i
+        for i, r in enumerate(nan_rows)
+        if np.unique(slots[r][codes[r] >= 0] if ref >= 0 else slots[r]).size > 1
+    ]
+    block = max(NAN_BLOCK_VALUES // max(m.shape[0], 1), 1)
+    for b in range(0, len(mixed), block):
+        idx = mixed[b : b + block]
+        dense = _columns(m, genes[idx])
+        for t, i in enumerate(idx):
+            col, r, j = dense[:, t], nan_rows[i], genes[i]
+            if ref < 0:
+                _shift(rank_sums[:, j], col, slots, slots[r], n_groups + 1)
+                continue
+            for g, cells in pairs:
+                r_pair = r[(codes[r] == g) | (codes[r] == ref)]
+                if np.unique(codes[r_pair]).size > 1:  # NaNs in g and in ref
+                    in_ref = np.zeros(cells.size + ref_cells.size, np.int64)
+                    in_ref[cells.size :] = 1
+                    values = col[np.concatenate([cells, ref_cells])]
+                    nan_slots = (codes[r_pair] == ref).astype(np.int64)
+                    _shift(rank_sums[g : g + 1, j], values, in_ref, nan_slots, 2)
+
+
+def _shift(
+    out: NDArray[np.float64],
+    values: NDArray,
+    slots: NDArray[np.int64],
+    nan_slots: NDArray[np.int64],
+    n_slots: int,
+) -> None:
+    """Add scanpy's NaN rank sums minus the kernels' to ``out`` (the first slots).
+
+    ``values``: the column as scanpy ranked it, ``slots`` its cells'; ``nan_slots``:
+    the slots of its NaNs in row order, which the kernels rank ``n - k + 1 .. n``.
+    """
+    n, k = values.shape[0], nan_slots.size
+    scanpy = nan_rank_sums(np.ascontiguousarray(values), slots, n_slots)
+    by_row = np.bincount(nan_slots, np.arange(n - k + 1, n + 1), minlength=n_slots)
+    out += (scanpy - by_row)[: out.shape[0]]
+
+
+def _nan_cells(m: Matrix) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Rows and columns of the NaN values, by column, then row."""
+    if m.fmt == "dense":
+        rows, cols = np.nonzero(np.isnan(m.data))
+    else:
+        p = np.flatnonzero(np.isnan(m.data))
+        major = np.searchsorted(m.indptr, p, side="right") - 1
+        minor = m.indices[p].astype(np.intp)
+        rows, cols = (major, minor) if m.fmt == "csr" else (minor, major)
+    order = np.lexsort((rows, cols))
+    return rows[order], cols[order]
+
+
+def _columns(m: Matrix, genes: NDArray[np.intp]) -> NDArray:
+    """Densified columns ``genes`` of ``m``, ``(n_cells, len(genes))`` in its dtype."""
+    if m.fmt == "dense":
+        return m.data[:, genes]
+    cls = sparse.csr_matrix if m.fmt == "csr" else sparse.csc_matrix
+    return cls((m.data, m.indices, m.indptr), shape=m.shape)[:, genes].toarray()
 
 
 def tie_factor(tie_sums: NDArray[np.float64], n: int) -> NDArray[np.float64] | float:
