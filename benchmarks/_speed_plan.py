@@ -26,7 +26,7 @@ LIGHT = [c for c in CASES if not c.startswith("rgg_wilcoxon_")]
 
 @dataclass
 class Task:
-    section: str  # pairs | public | compile | threads | probe | scaling
+    section: str  # pairs | defaults | public | compile | threads | probe | scaling
     side: str  # pristine | patched | biosparse | illico
     script: str  # _speed_worker.py | _speed_probe.py
     job: dict[str, Any]
@@ -61,10 +61,11 @@ class Options:
 
 def _job(cases: list[str], data: str, fmt: str, threads: int, opts: Options, *,
          impl: str = "scanpy", warmup: str = "slice", repeats: int | None = None,
-         min_time: float | None = None) -> dict[str, Any]:
+         min_time: float | None = None, default_settings: bool = False) -> dict[str, Any]:
     return {"impl": impl, "cases": cases, "data": data, "fmt": fmt, "threads": threads,
             "repeats": opts.repeats if repeats is None else repeats,
-            "min_time": opts.min_time if min_time is None else min_time, "warmup": warmup}
+            "min_time": opts.min_time if min_time is None else min_time, "warmup": warmup,
+            "default_settings": default_settings}
 
 
 def _cases_for(data: str, fmt: str, opts: Options) -> list[str]:
@@ -110,6 +111,10 @@ def build(opts: Options) -> list[Task]:
                 tasks += block
             else:
                 tasks += [t for t in block if t.section == "public"]
+            if "defaults" in opts.sections and fmt == opts.formats[0]:
+                # scanpy's default settings (n_jobs never set), NUMBA_NUM_THREADS=2
+                tasks += _paired("defaults", cases, data, fmt, pairs=pairs, opts=opts,
+                                 repeats=reps, default_settings=True)
     if "scaling" in opts.sections:
         sub = [c for c in SUBSET if opts.cases is None or c in opts.cases]
         for data in opts.scaling:

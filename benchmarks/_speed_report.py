@@ -175,6 +175,35 @@ def _pairs_section(res: dict[str, Any], shapes: dict[str, str]) -> list[str]:
     return lines
 
 
+def _defaults_section(res: dict[str, Any], shapes: dict[str, str]) -> list[str]:
+    """The pairs again at scanpy's default settings, beside the ``n_jobs=2`` speed-ups."""
+    defaults = st.paired(res["runs"], "defaults")
+    if not defaults:
+        return []
+    pairs = st.paired(res["runs"], "pairs")
+    lines = ["## Default settings", "",
+             "What a user who changes nothing gets: the same alternated pairs with "
+             "`sc.settings.n_jobs` never set (scanpy 1.12.4's default, 1) and "
+             "`NUMBA_NUM_THREADS=2`. *Busy threads* = CPU seconds per wall second of the "
+             "calls (median over processes; at most 2): how much of the two cores a side "
+             "kept working.", ""]
+    for (data, fmt), cases in sorted(defaults.items(), key=lambda kv: (kv[0][0] != "S", kv[0][0])):
+        lines += [f"### {data} ({shapes.get(data, '?')}), {fmt.upper()}", ""]
+        rows = []
+        for case in CASES:
+            c = cases.get(case)
+            if c is None or c["a"] is None or c["b"] is None:
+                continue
+            p = pairs.get((data, fmt), {}).get(case) or {}
+            busy = [NA if x is None else f"{x:.2f}" for x in (c["busy_a"], c["busy_b"])]
+            rows.append([f"`{case}`", _s(c["a"]), _s(c["b"]), _ratio(c["ratio"], c["ratios"]),
+                         _ratio(p.get("ratio"), p.get("ratios")), *busy])
+        lines += _table(["function", "pristine s", "patched s", "speed-up, default settings",
+                         "speed-up, `n_jobs=2`", "busy threads pristine", "busy threads patched"],
+                        rows)
+    return lines
+
+
 def _scaling_section(res: dict[str, Any], out: Path) -> list[str]:
     series = st.scaling(res["runs"])
     if not series:
@@ -289,6 +318,7 @@ def write_report(res: dict[str, Any], out: Path) -> None:
     png = out.with_name(out.stem + "_speedup.png")
     if plots.speedup(st.paired(res["runs"], "pairs"), png, "patched vs pristine scanpy 1.12.4"):
         lines += [f"![speed-up per function]({png.name})", ""]
+    lines += _defaults_section(res, shapes)
     lines += _scaling_section(res, out) + _threads_section(res) + _probe_section(res)
     lines += _compile_section(res)
     lines += ["## Commands", "", "```sh",

@@ -52,8 +52,11 @@ def paired(runs: Runs, section: str, a: str = "pristine", b: str = "patched",
         for case, c in cases.items():
             ratios = [c["a"][k] / c["b"][k] for k in c["a"] if k in c["b"] and c["b"][k]]
             cpu = [c["ca"][k] / c["cb"][k] for k in c["ca"] if k in c["cb"] and c["cb"][k]]
+            # CPU seconds per wall second of each side (threads kept busy; ≤ threads)
+            busy = {s: med([c["c" + s][k] / c[s][k] for k in c["c" + s] if c[s].get(k)])
+                    for s in ("a", "b")}
             out[key_][case] = {
-                "cpu_ratio": med(cpu),
+                "cpu_ratio": med(cpu), "busy_a": busy["a"], "busy_b": busy["b"],
                 "a": med(list(c["a"].values())), "b": med(list(c["b"].values())),
                 "ratio": med(ratios), "ratios": ratios,
                 "mem_a": med(c["mem_a"]), "mem_b": med(c["mem_b"]), "skip": c["skip"],

@@ -7,7 +7,8 @@
 ``impl`` is ``scanpy`` (whatever scanpy this interpreter has: pristine or patched),
 ``biosparse`` or ``illico`` (:mod:`_speed_public`).  The parent sets
 ``NUMBA_NUM_THREADS`` & co. (and ``NUMBA_CACHE_DIR`` for compile-time runs) before
-starting this process; ``sc.settings.n_jobs`` is set here to the same count.
+starting this process; ``sc.settings.n_jobs`` is set here to the same count, unless
+``"default_settings": true`` (scanpy's default, as a user who changes nothing has it).
 
 Per case: a warm-up call (``warmup``: ``slice`` = on ~2,000 cells of the same matrix,
 same dtype and format, so numba compiles the same signatures; ``full`` = on the
@@ -56,7 +57,8 @@ def main() -> None:
     from _data import load_adata
     from _speed_cases import CASES
 
-    sc.settings.n_jobs = job["threads"]
+    if not job.get("default_settings"):  # else scanpy's default n_jobs, as a user has it
+        sc.settings.n_jobs = job["threads"]
     sc.settings.verbosity = 0
     impl = _impl(job["impl"], sc)
     out: dict[str, Any] = {

@@ -11,7 +11,8 @@ patched (B) processes alternate A B A B on the same data with the same thread co
 warms every case up (numba compiles; on a ~2,000-cell slice of the same matrix), then
 times it; the report gives per-side medians and the median of the paired ratios.
 
-Sections (``--sections``): pairs, public (biosparse 0.1.1, illico 0.6.0 in their own
+Sections (``--sections``): pairs, defaults (the same pairs at scanpy's default settings:
+``sc.settings.n_jobs`` never set), public (biosparse 0.1.1, illico 0.6.0 in their own
 venvs under build/bench-envs/, installed on first use), probe (memory-bandwidth floor
 and kernels' distance from it), threads (patched at 1 and 2 threads), compile (first
 call with an empty and a warm numba cache), scaling (time vs number of cells).
@@ -46,7 +47,7 @@ ROOT = HERE.parent
 RESULTS = ROOT / "build" / "bench-results"
 THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "MKL_NUM_THREADS", "RAYON_NUM_THREADS")
-ALL_SECTIONS = ("pairs", "public", "probe", "threads", "compile", "scaling")
+ALL_SECTIONS = ("pairs", "defaults", "public", "probe", "threads", "compile", "scaling")
 
 
 def log(msg: str) -> None:
@@ -132,7 +133,7 @@ def options(args: argparse.Namespace, public: list[str]) -> Options:
     quick = args.quick
     sizes = args.sizes or (["S"] if quick else ["S", "M"])
     sections = set(args.sections.split(",")) if args.sections else (
-        {"pairs", "public", "probe"} if quick else set(ALL_SECTIONS))
+        {"pairs", "defaults", "public", "probe"} if quick else set(ALL_SECTIONS))
     scaling = args.scaling or ["5000x5000", "S", "20000x5000"]
     probe = args.probe_data or ("M" if "M" in sizes else sizes[0])
     return Options(
