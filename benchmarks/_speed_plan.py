@@ -132,10 +132,14 @@ def build(opts: Options) -> list[Task]:
         tasks.append(Task("probe", "patched", "_speed_probe.py",
                           {"data": opts.probe_data, "repeats": 9}, 2, tag={"data": opts.probe_data}))
     if "compile" in opts.sections:
+        # one flavor/method per process, as a user calls one: cold = an empty numba
+        # cache (a new machine, container or CI runner), warm = that cache, a new process
         cases = [c for fn in FUNCTIONS.values() for c in fn if opts.cases is None or c in opts.cases]
-        for side in ("pristine", "patched"):
-            for cache in ("cold", "warm"):
-                job = _job(cases, "XS", "csr", 2, opts, warmup="none", repeats=2, min_time=1e9)
-                tasks.append(Task("compile", side, "_speed_worker.py", job, 2, cache=cache,
-                                  tag={"data": "XS"}))
+        for case in cases:
+            for side in ("pristine", "patched"):
+                for cache in ("cold", "warm"):
+                    job = _job([case], "XS", "csr", 2, opts, warmup="none", repeats=2,
+                               min_time=1e9)
+                    tasks.append(Task("compile", side, "_speed_worker.py", job, 2, cache=cache,
+                                      tag={"data": "XS"}))
     return tasks

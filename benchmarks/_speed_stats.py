@@ -98,27 +98,25 @@ def scaling(runs: Runs) -> dict[str, dict[str, list[tuple[int, float, float]]]]:
     return out
 
 
-def compile_times(runs: Runs, functions: dict[str, list[str]]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """``(function, side, cache) -> {"first", "steady", "import"}``, summed over its cases.
+def compile_times(runs: Runs) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """``(case, side, cache) -> {"first", "steady", "import"}``: one process per case.
 
-    One process per side and cache state calls every function's cases in turn, so a
-    kernel shared by two functions is charged to the first one called.
+    ``first`` is the first call (compile, or loading the cache, plus one call),
+    ``steady`` the second.
     """
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for run in runs:
         if run["section"] != "compile":
             continue
         cases = _case_results(run)
-        for fn, names in functions.items():
-            key = (fn, run["side"], run["cache"])
-            mine = [cases[c] for c in names if c in cases]
-            if not mine:
-                if any(c in run["job"]["cases"] for c in names):
-                    out[key] = {"error": run["result"].get("error", "did not run")}
+        for case in run["job"]["cases"]:
+            key = (case, run["side"], run["cache"])
+            if case not in cases:
+                out[key] = {"error": run["result"].get("error", "did not run")}
                 continue
             out[key] = {
-                "first": sum(c["times"][0] for c in mine),
-                "steady": sum(c["times"][-1] for c in mine),
+                "first": cases[case]["times"][0],
+                "steady": cases[case]["times"][-1],
                 "import": run["result"].get("import_s"),
             }
     return out
