@@ -107,6 +107,7 @@ ALL_LAYOUTS = (
 )
 
 NONCANON_CSC32 = Layout("csc", "float32", "int32", noncanonical=True)
+DENSE32_F = Layout("dense", "float32", fortran=True)
 
 SMALL = {"n_obs": 300, "n_vars": 120, "density": 0.25, "seed": 0}
 SPARSE = {"n_obs": 800, "n_vars": 300, "density": 0.04, "seed": 1}
@@ -237,7 +238,9 @@ def hvg_seurat_v3_cases() -> Iterator[Case]:
 
 def hvg_pearson_cases() -> Iterator[Case]:
     """sc.experimental.pp.highly_variable_genes (Pearson residuals) on counts."""
-    inputs = [gen(SMALL, lay) for lay in (*ALL_LAYOUTS, NONCANON_CSC32)] + [gen(SPARSE, CSR32)]
+    # integer counts and column-major arrays: on a float64 / C-ordered copy
+    odd = (NONCANON_CSC32, COUNTS_CSR_INT, COUNTS_DENSE_INT, DENSE32_F)
+    inputs = [gen(SMALL, lay) for lay in (*ALL_LAYOUTS, *odd)] + [gen(SPARSE, CSR32)]
     for spec, kw in product(
         inputs, [{"n_top_genes": 30}, {"n_top_genes": 30, "batch_key": "batch"}]
     ):

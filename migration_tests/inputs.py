@@ -51,13 +51,14 @@ class Layout:
     dtype: Literal["float32", "float64", "int64"] = "float32"  # int64: counts only
     index_dtype: Literal["int32", "int64"] = "int32"
     noncanonical: bool = False  # unsorted indices + explicit zeros (sparse only)
+    fortran: bool = False  # column-major (dense only)
 
     @property
     def tag(self) -> str:
         t = f"{self.fmt}-{self.dtype.replace('float', 'f')}"
         if self.fmt != "dense":
             t += f"-{self.index_dtype.replace('int', 'i')}"
-        return t + ("-noncanon" if self.noncanonical else "")
+        return t + ("-noncanon" if self.noncanonical else "") + ("-F" if self.fortran else "")
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ def _noncanonical(m: sparse.csr_matrix | sparse.csc_matrix, seed: int):
 def apply_layout(x: NDArray[np.float64], layout: Layout, seed: int):
     dense = x.astype(layout.dtype)
     if layout.fmt == "dense":
-        return np.ascontiguousarray(dense)
+        return np.asfortranarray(dense) if layout.fortran else np.ascontiguousarray(dense)
     cls = {
         "csr": sparse.csr_matrix,
         "csc": sparse.csc_matrix,
