@@ -13,7 +13,8 @@ calls a family's drivers and writes the results:
 - :mod:`.rank_genes_groups`: :func:`.rank_genes_groups.group_means`,
   :func:`.rank_genes_groups.group_mean_var`, :func:`.rank_genes_groups.ranksums`,
   :func:`.rank_genes_groups.wilcoxon_zscores` and the rest statistics;
-- :mod:`.counts`: :func:`.counts.nonnegative_integers` (the raw-count check).
+- :mod:`.counts`: :func:`.counts.are_counts` (the raw-count check; kernel
+  :func:`.counts.nonnegative_integers`).
 
 Drivers own block planning, memory budgets, thread slots and format routing; kernels
 (in each family's modules) take arrays only, never AnnData, strings or flavors.

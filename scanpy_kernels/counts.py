@@ -7,7 +7,8 @@ full passes, the second allocating ``data % 1`` and its comparison.  It runs on 
 ``rank_genes_groups`` call (there to warn about un-logged data).
 
 :func:`nonnegative_integers` gives the same answer in one parallel pass that stops at
-the first sweep holding a bad value (log-normalised data: within the first sweep).
+the first sweep holding a bad value (log-normalised data: within the first sweep);
+:func:`are_counts`, what scanpy calls, routes an array to it.
 Per value, ``ok = copysign(1, x) > 0 and x - floor(x) == 0``:
 
 - the sign test is ``signbit``: it rejects negatives, ``-0.0`` and negative NaNs;
@@ -24,9 +25,10 @@ import math
 import numba
 import numpy as np
 
+from ._input import UnsupportedInputError
 from .toolkit import kernel, signatures, vectorize
 
-__all__ = ["nonnegative_integers"]
+__all__ = ["are_counts", "nonnegative_integers"]
 
 #: values per parallel chunk (one prange iteration)
 CHUNK = 1 << 16
@@ -72,3 +74,25 @@ def nonnegative_integers(data):
             if n_bad[c]:
                 return False
     return True
+
+
+def are_counts(data: np.ndarray) -> bool:
+    """Whether every value of ``data`` is a non-negative whole number (scanpy's check).
+
+    ``data``: an array of native float32/float64 values in C or Fortran order, any
+    shape (read in memory order, without a copy); for other dtypes and layouts
+    :class:`~._input.UnsupportedInputError` (scanpy's numpy check answers those).
+
+    >>> are_counts(np.array([[0.0, 3.0], [1.0, 2.0]], dtype=np.float32))
+    True
+    >>> are_counts(np.array([1.0, 0.5]))
+    False
+    """
+    if not (
+        data.dtype in (np.float32, np.float64)
+        and data.dtype.isnative
+        and (data.flags.c_contiguous or data.flags.f_contiguous)
+    ):
+        msg = f"the count check takes contiguous native float32/float64, not {data.dtype}"
+        raise UnsupportedInputError(msg)
+    return nonnegative_integers(np.asarray(data).ravel(order="K"))

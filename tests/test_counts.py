@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scanpy_kernels.counts import CHUNK, SWEEP, nonnegative_integers
+from scanpy_kernels import UnsupportedInputError
+from scanpy_kernels.counts import CHUNK, SWEEP, are_counts, nonnegative_integers
 from scanpy_kernels.toolkit import thread_limit
 
 DTYPES = (np.float32, np.float64)
@@ -72,3 +73,17 @@ def test_declared_signatures_cover_read_only():
     """Read-only input has a declared (cached, verified) build, no lazy compile."""
     sigs = " ".join(nonnegative_integers.signatures)
     assert sigs.count("readonly=True") == 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_are_counts_routes_arrays(dtype):
+    """2D arrays in C and Fortran order in place; other layouts and dtypes refused."""
+    x = _counts(3000, dtype).reshape(60, 50)
+    spoiled = x.copy()
+    spoiled[59, 0] = 0.5
+    for arr in (x, spoiled):
+        for a in (arr, np.asfortranarray(arr), arr[:0]):
+            assert are_counts(a) is pristine(a)
+    for bad in (x[:, ::2], x.astype(x.dtype.newbyteorder()), x.astype(np.int64), x.astype(np.float16)):
+        with pytest.raises(UnsupportedInputError):
+            are_counts(bad)
