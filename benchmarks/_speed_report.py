@@ -338,6 +338,33 @@ def write_report(res: dict[str, Any], out: Path) -> None:
     out.write_text("\n".join(lines))
 
 
+def defaults_check(res: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The default-settings rule, per case: ``(lines of a table, failures)``.
+
+    A user who changes nothing must not get a slower call (median of the paired
+    speed-ups ≥ 1) nor one that keeps fewer threads busy (patched busy threads, the
+    median CPU seconds per wall second, ≥ pristine's).
+    """
+    lines, failures = [], []
+    for (data, fmt), cases in sorted(st.paired(res["runs"], "defaults").items()):
+        lines.append(f"{data} {fmt} (default settings): {'case':<26} {'speed-up':>9} "
+                     f"{'busy pristine':>14} {'busy patched':>13}")
+        for case in CASES:
+            c = cases.get(case)
+            if c is None or c["ratio"] is None:
+                continue
+            bad = []
+            if c["ratio"] < 1:
+                bad.append("slower")
+            if c["busy_a"] is not None and c["busy_b"] is not None and c["busy_b"] < c["busy_a"]:
+                bad.append("fewer busy threads")
+            lines.append(f"{'':<{len(data) + len(fmt) + 21}}{case:<26} {c['ratio']:>8.2f}x "
+                         f"{c['busy_a'] or 0:>14.2f} {c['busy_b'] or 0:>13.2f}"
+                         + (f"  FAIL: {', '.join(bad)}" if bad else ""))
+            failures += [f"{data} {fmt} {case}: {b}" for b in bad]
+    return lines, failures
+
+
 def summary(res: dict[str, Any]) -> str:
     """A plain-text table of the paired results, for the terminal."""
     lines = []

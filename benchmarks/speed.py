@@ -171,12 +171,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "--quick build/bench-results/quick/performance.md)")
     ap.add_argument("--from-json", type=Path, help="re-render a report from saved results")
     ap.add_argument("--note", help="a sentence shown at the top of the report")
+    ap.add_argument("--check-defaults", action="store_true", help="exit 1 if at default "
+                    "settings a patched case is slower or keeps fewer threads busy than pristine")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from _speed_report import summary, write_report
+    from _speed_report import defaults_check, summary, write_report
 
     if args.out is None:
         args.out = RESULTS / "quick" / "performance.md" if args.quick else ROOT / "docs" / "performance.md"
@@ -257,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     write_report(results, args.out)
     print(summary(results))
     log(f"wrote {args.out} and {raw} in {results['runtime_s'] / 60:.1f} min")
+    if args.check_defaults:
+        table, failures = defaults_check(results)
+        print("\n".join(table))
+        if not table or failures:
+            log("default settings: " + ("; ".join(failures) or "no defaults section ran"))
+            return 1
     return 0
 
 
