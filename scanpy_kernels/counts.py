@@ -93,6 +93,6 @@ def are_counts(data: np.ndarray) -> bool:
         and data.dtype.isnative
         and (data.flags.c_contiguous or data.flags.f_contiguous)
     ):
-        msg = f"the count check takes contiguous native float32/float64, not {data.dtype}"
+        msg = f"the count check takes contiguous native float32/64, not {data.dtype}"
         raise UnsupportedInputError(msg)
     return nonnegative_integers(np.asarray(data).ravel(order="K"))
