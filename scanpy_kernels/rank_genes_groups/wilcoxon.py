@@ -56,21 +56,16 @@ from ..toolkit import (
     num_threads,
     prefetch,
     routine,
-    signatures,
     thread_partials,
     zeros2,
 )
-from ._common import examples, slot_of, slot_sizes
+from ._common import examples, matrix_signatures, slot_of, slot_sizes
 
 __all__ = ["ranksums_csc", "ranksums_csr", "ranksums_dense"]
 
-_OUT = "UniTuple(float64[:, ::1], 2)"
-#: data, indices, indptr, n_rows, n_cols, codes, n_groups, ref
-_SPARSE = signatures(
-    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64, int64)"
-)
-#: x, codes, n_groups, ref
-_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64, int64)")
+#: (rank_sums, tie_sums) of (data, indices, indptr, n_rows, n_cols | x), codes,
+#: n_groups, ref
+_SPARSE, _DENSE = matrix_signatures("UniTuple(float64[:, ::1], 2)", "int64")
 #: vs rest and vs a reference
 _REFS = ((-1,), (1,))
 #: CSR sweep: tasks per thread; every task visits every row once per gather block, so
@@ -251,24 +246,32 @@ def _rank_gene(
 
 
 @routine
-def _scratch(n_threads, n, n_alt, n_slots, nbytes):
-    """Per-thread buffers of the ranksums kernels (rows of ``n_threads``).
+def _buffers(n_threads, n, n_alt, n_groups, n_cols, nbytes):
+    """Per-thread scratch and the zeroed outputs of a ranksums kernel.
 
-    ``(keys, pay, alt_keys, alt_pay, hist, ints, flts)``: the gathered entries (``n``
-    per thread) and the sort's other side (``n_alt``), as :func:`.._sort.entry_scratch`,
-    then :func:`_rank_gene`'s integer and float work rows.
+    Returns ``(scr, rank_sums, tie_sums)``: ``scr = (keys, pay, alt_keys, alt_pay,
+    hist, ints, flts)``, rows of ``n_threads`` (the kernel's ``num_threads()``): the
+    gathered entries (``n`` per thread) and the sort's other side (``n_alt``), as
+    :func:`.._sort.entry_scratch`, then :func:`_rank_gene`'s work rows; the outputs
+    ``(n_groups, n_cols)`` float64.
     """
+    n_slots = n_groups + 1
     keys, pay, alt_keys, alt_pay, hist = entry_scratch(n_threads, n, n_alt, nbytes)
     ints = thread_rows(n_threads, 2 * n_slots, np.int64)
     flts = thread_rows(n_threads, 3 * n_slots, np.float64)
-    return keys, pay, alt_keys, alt_pay, hist, ints, flts
+    scr = (keys, pay, alt_keys, alt_pay, hist, ints, flts)
+    return (
+        scr,
+        zeros2(n_groups, n_cols, np.float64),
+        zeros2(n_groups, n_cols, np.float64),
+    )
 
 
 @routine
 def _rank_column(scr, tid, o, n, sizes, n_groups, ref, proto, rank_sums, tie_sums, j):
     """Rank gene ``j``'s ``n`` entries gathered at ``o`` in thread ``tid``'s rows; store.
 
-    ``scr``: :func:`_scratch`'s buffers.  Writes ``rank_sums[:, j]`` (halved doubled
+    ``scr``: :func:`_buffers`' scratch.  Writes ``rank_sums[:, j]`` (halved doubled
     sums) and ``tie_sums[:, j]`` (row ``ref`` untouched in reference mode).
     """
     keys, pay, alt_keys, alt_pay, hist, ints, flts = scr
@@ -308,16 +311,15 @@ def ranksums_csc(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):
     the sum of the (average) ranks of group ``g``'s cells, and ``Σ (t³ - t)`` over
     the tie blocks of the ranked cells (row ``ref`` stays 0 in reference mode).
     """
-    n_slots = n_groups + 1
     sizes = slot_sizes(codes, n_groups)
     nbytes = key_params(data)[2]
     max_nnz = 0
     for j in range(n_cols):
         max_nnz = max(max_nnz, np.intp(indptr[j + 1] - indptr[j]))
-    scr = _scratch(num_threads(), max_nnz, max_nnz, n_slots, nbytes)
+    scr, rank_sums, tie_sums = _buffers(
+        num_threads(), max_nnz, max_nnz, n_groups, n_cols, nbytes
+    )
     keys, pay = scr[0], scr[1]
-    rank_sums = zeros2(n_groups, n_cols, np.float64)
-    tie_sums = zeros2(n_groups, n_cols, np.float64)
     for j in numba.prange(n_cols):
         tid = numba.get_thread_id()
         kb = keys[tid]
@@ -330,7 +332,9 @@ def ranksums_csc(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):
                 put(kb, pb, n, v, slot_of(code, n_groups), nbytes)
                 n += 1
         proto = data[:0]
-        _rank_column(scr, tid, 0, n, sizes, n_groups, ref, proto, rank_sums, tie_sums, j)
+        _rank_column(
+            scr, tid, 0, n, sizes, n_groups, ref, proto, rank_sums, tie_sums, j
+        )
     return rank_sums, tie_sums
 
 
@@ -394,7 +398,6 @@ def ranksums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):  
     ``block = max(max column nnz, min(2**22, nnz / (4·threads)))``: 48 MiB at most for
     typical data (a CSC copy would be ``8·nnz``).
     """
-    n_slots = n_groups + 1
     sizes = slot_sizes(codes, n_groups)
     nbytes = key_params(data)[2]
     # stored entries per column (an upper bound of what is gathered)
@@ -416,10 +419,10 @@ def ranksums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):  
     n_threads = num_threads()
     cursors = thread_rows(n_threads, n_rows, np.int64)
     fills = thread_rows(n_threads, n_cols + 1, np.int64)
-    scr = _scratch(n_threads, budget, max_col, n_slots, nbytes)
+    scr, rank_sums, tie_sums = _buffers(
+        n_threads, budget, max_col, n_groups, n_cols, nbytes
+    )
     keys, pay = scr[0], scr[1]
-    rank_sums = zeros2(n_groups, n_cols, np.float64)
-    tie_sums = zeros2(n_groups, n_cols, np.float64)
     for t in numba.prange(n_tasks):
         tid = numba.get_thread_id()
         cur = cursors[tid]
@@ -476,17 +479,16 @@ def ranksums_dense(x, codes, n_groups, ref):
     column (row order) into per-thread buffers, then ranked.
     """
     n_rows, n_cols = x.shape
-    n_slots = n_groups + 1
     sizes = slot_sizes(codes, n_groups)
     nbytes = key_params(x)[2]
     width = max(1, min(_DENSE_MAX_COLS, _DENSE_GATHER // max(1, n_rows)))
     n_blocks = (n_cols + width - 1) // width
     n_threads = num_threads()
-    scr = _scratch(n_threads, width * n_rows, n_rows, n_slots, nbytes)
+    scr, rank_sums, tie_sums = _buffers(
+        n_threads, width * n_rows, n_rows, n_groups, n_cols, nbytes
+    )
     keys, pay = scr[0], scr[1]
     fills = thread_rows(n_threads, width, np.int64)
-    rank_sums = zeros2(n_groups, n_cols, np.float64)
-    tie_sums = zeros2(n_groups, n_cols, np.float64)
     for b in numba.prange(n_blocks):
         tid = numba.get_thread_id()
         kb = keys[tid]
@@ -510,6 +512,16 @@ def ranksums_dense(x, codes, n_groups, ref):
         for c in range(c1 - c0):
             o = c * n_rows
             _rank_column(
-                scr, tid, o, fill[c] - o, sizes, n_groups, ref, proto, rank_sums, tie_sums, c0 + c
+                scr,
+                tid,
+                o,
+                fill[c] - o,
+                sizes,
+                n_groups,
+                ref,
+                proto,
+                rank_sums,
+                tie_sums,
+                c0 + c,
             )
     return rank_sums, tie_sums
