@@ -19,13 +19,23 @@ An *entry* is one gathered nonzero: its key and its slot (group).  Entries live 
   and sort passes instead of two 4-byte ones (sort 25% faster on M);
 * float64 data (``nbytes == 8``): the key in ``keys``, the slot in ``pay``.
 
-``nbytes`` comes from ``key_params`` as a compile-time constant, so each branch on it
-folds away.  ``put`` writes an entry, ``entry_key``/``entry_slot`` read one.
+``nbytes`` comes from ``key_params``, a constant of the data dtype, so each branch on
+it folds away once LLVM inlines the small routines.  ``put`` writes an entry,
+``entry_key``/``entry_slot`` read one.
+
+Compile time: the small accessors are :func:`~.toolkit.routine` s (compiled once per
+process and signature, inlined by LLVM), not numba-inlined helpers: typed inlining
+re-runs numba's type inference and untyped passes at every call site, which made a
+Wilcoxon kernel's first compile 2-3 times slower.  Only ``put`` (the gather loops: a
+routine there cost the CSC kernel ~20%) and ``radix_sort`` / ``_insertion_sort`` (a
+routine cost ~10%: its passes' loops are optimised before ``nbytes`` is known) are
+inlined helpers.
 
 ``radix_sort`` sorts entries by key, 8 bits per pass, stable (equal keys keep their
 input order), skipping passes whose byte is the same for all keys.  Insertion sort
 below ``_SMALL`` items.  No allocation: the caller passes the alternate buffers and a
-``8 x 256`` histogram, which ``entry_scratch`` allocates per thread with the entries.
+``8 x 256`` histogram, which ``entry_scratch`` allocates per thread with the entries
+(given the kernel's ``num_threads()``: a routine's own would be 1).
 (``pay`` may be any integer array: :func:`argsort` keeps int64 indices in it.)
 
 ``np.argsort`` is not used in kernels: numba's quicksort keeps its stack in a list
@@ -38,7 +48,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic, overload
 
-from .toolkit import helper, routine, thread_scratch
+from .toolkit import helper, routine
+from .toolkit._scratch import padded
 
 __all__ = [
     "HIST_SIZE",
@@ -51,6 +62,7 @@ __all__ = [
     "put",
     "radix_sort",
     "slot_room",
+    "thread_rows",
 ]
 
 #: histogram scratch a radix sort needs (8 bytes x 256 buckets)
@@ -99,7 +111,7 @@ def key_params(arr):
     raise NotImplementedError
 
 
-@overload(order_key, inline="always")
+@overload(order_key)
 def _ol_order_key(v):
     consts = _consts(v)
     if consts is None:
@@ -117,7 +129,7 @@ def _ol_order_key(v):
     return impl
 
 
-@overload(key_params, inline="always")
+@overload(key_params)
 def _ol_key_params(arr):
     consts = _consts(getattr(arr, "dtype", None))
     if consts is None:
@@ -130,7 +142,7 @@ def _ol_key_params(arr):
     return impl
 
 
-@helper
+@routine
 def _shift(nbytes):
     """Bit position of the key in an entry: 32 when packed (float32), else 0."""
     return np.uint64(64 - 8 * nbytes)
@@ -146,13 +158,13 @@ def put(keys, pay, q, v, slot, nbytes):
         pay[q] = slot
 
 
-@helper
+@routine
 def entry_key(keys, i, nbytes):
     """Return the key of entry ``i``."""
     return keys[i] >> _shift(nbytes)
 
 
-@helper
+@routine
 def entry_slot(keys, pay, i, nbytes):
     """Return the slot of entry ``i``."""
     if nbytes == 4:
@@ -160,25 +172,37 @@ def entry_slot(keys, pay, i, nbytes):
     return np.intp(pay[i])
 
 
-@helper
+@routine
 def slot_room(n, nbytes):
     """Return the length ``pay`` buffers need for ``n`` entries (0 when packed)."""
     return 0 if nbytes == 4 else n
 
 
-@helper
-def entry_scratch(n, n_alt, nbytes):
+@routine
+def thread_rows(n_threads, n, dtype):
+    """Uninitialised ``(n_threads, >=n)`` work buffer, one padded row per thread.
+
+    ``thread_scratch`` with the thread count passed in (the kernel's
+    ``num_threads()``): a routine, compiled once, not inlined into every kernel.
+    """
+    itemsize = np.empty(0, dtype).itemsize
+    return np.empty((n_threads, padded(n, itemsize)), dtype)
+
+
+@routine
+def entry_scratch(n_threads, n, n_alt, nbytes):
     """Per-thread ``(keys, pay, alt_keys, alt_pay, hist)`` for ``radix_sort``.
 
     ``keys``/``pay`` hold ``n`` entries, ``alt_keys``/``alt_pay`` (the sort's other
-    side) ``n_alt``; each is a ``thread_scratch`` array (a row per thread).
+    side) ``n_alt``; each is a :func:`thread_rows` array (a row per thread;
+    ``n_threads``: the kernel's ``num_threads()``).
     """
     return (
-        thread_scratch(n, np.uint64),
-        thread_scratch(slot_room(n, nbytes), np.int32),
-        thread_scratch(n_alt, np.uint64),
-        thread_scratch(slot_room(n_alt, nbytes), np.int32),
-        thread_scratch(HIST_SIZE, np.int64),
+        thread_rows(n_threads, n, np.uint64),
+        thread_rows(n_threads, slot_room(n, nbytes), np.int32),
+        thread_rows(n_threads, n_alt, np.uint64),
+        thread_rows(n_threads, slot_room(n_alt, nbytes), np.int32),
+        thread_rows(n_threads, HIST_SIZE, np.int64),
     )
 
 

@@ -38,6 +38,7 @@ from scanpy_kernels.rank_genes_groups import (
     rest_mean_pts,
     rest_var,
 )
+from scanpy_kernels.rank_genes_groups._common import matrix_signatures
 from scanpy_kernels.rank_genes_groups.drivers import wilcoxon_zscores
 from scanpy_kernels.toolkit import thread_limit
 
@@ -369,6 +370,19 @@ def test_csr_multiblock_and_threads():
             _check("csr vs csc", a, b)
     for a, b in zip(results[1, "mv"], group_mean_var(as_matrix(csc), codes, 8), strict=True):
         _check("mean_var csr vs csc", a, b)
+
+
+def test_matrix_signatures_are_the_calling_convention():
+    """Every data x index dtype, the matrix arguments, then codes, n_groups, params."""
+    sp, dense = matrix_signatures("float64", "int64, boolean")
+    tail = "int64[::1], int64, int64, boolean)"
+    assert sp == [
+        f"float64({d}[::1], {i}[::1], {i}[::1], int64, int64, {tail}"
+        for d in ("float32", "float64")
+        for i in ("int32", "int64")
+    ]
+    assert dense == [f"float64({d}[:, ::1], {tail}" for d in ("float32", "float64")]
+    assert matrix_signatures("float64")[1][0] == "float64(float32[:, ::1], int64[::1], int64)"
 
 
 # ------------------------------------------------------------------ sort pieces

@@ -20,9 +20,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..toolkit import helper, matrix_examples, routine, zeros1
+from ..toolkit import helper, matrix_examples, routine, signatures, zeros1
 
-__all__ = ["EXAMPLE_GROUPS", "examples", "slot_of", "slot_sizes"]
+__all__ = ["EXAMPLE_GROUPS", "examples", "matrix_signatures", "slot_of", "slot_sizes"]
+
+
+def matrix_signatures(out: str, params: str = "") -> tuple[list[str], list[str]]:
+    """Return the sparse and the dense signatures of a kernel returning ``out``.
+
+    The one calling convention: ``data, indices, indptr, n_rows, n_cols`` (CSR/CSC)
+    or ``x`` (dense), then ``codes, n_groups`` and the numba types ``params``
+    (comma-separated, e.g. ``"int64"``).
+    """
+    tail = "int64[::1], int64" + (f", {params}" if params else "")
+    return (
+        signatures(f"{out}({{d}}[::1], {{i}}[::1], {{i}}[::1], int64, int64, {tail})"),
+        signatures(f"{out}({{d}}[:, ::1], {tail})"),
+    )
 
 
 @helper

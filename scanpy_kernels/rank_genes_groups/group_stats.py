@@ -25,21 +25,16 @@ import numba
 import numpy as np
 
 from .._columns import balanced_column_blocks, row_entries
-from ..toolkit import assume, kernel, num_threads, signatures, zeros1, zeros2
-from ._common import examples
+from ..toolkit import assume, kernel, num_threads, zeros1, zeros2
+from ._common import examples, matrix_signatures
 
 __all__ = ["group_sums_csc", "group_sums_csr", "group_sums_dense"]
 
 #: columns per dense prange task
 _DENSE_BLOCK = 64
 
-_SUMS = "Tuple((float64[:, ::1], int64[:, ::1]))"
-#: data, indices, indptr, n_rows, n_cols, codes, n_groups
-_SPARSE = signatures(
-    _SUMS + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64)"
-)
-#: x, codes, n_groups
-_DENSE = signatures(_SUMS + "({d}[:, ::1], int64[::1], int64)")
+#: (sums, nnz) of (data, indices, indptr, n_rows, n_cols | x), codes, n_groups
+_SPARSE, _DENSE = matrix_signatures("Tuple((float64[:, ::1], int64[:, ::1]))")
 
 
 # --------------------------------------------------------------------------- sums

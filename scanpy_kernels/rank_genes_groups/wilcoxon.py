@@ -48,30 +48,24 @@ from .._sort import (
     key_params,
     put,
     radix_sort,
+    thread_rows,
 )
 from ..toolkit import (
     combine_partials,
-    helper,
     kernel,
     num_threads,
     prefetch,
     routine,
-    signatures,
     thread_partials,
-    thread_scratch,
     zeros2,
 )
-from ._common import examples, slot_of, slot_sizes
+from ._common import examples, matrix_signatures, slot_of, slot_sizes
 
 __all__ = ["ranksums_csc", "ranksums_csr", "ranksums_dense"]
 
-_OUT = "UniTuple(float64[:, ::1], 2)"
-#: data, indices, indptr, n_rows, n_cols, codes, n_groups, ref
-_SPARSE = signatures(
-    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64, int64)"
-)
-#: x, codes, n_groups, ref
-_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64, int64)")
+#: (rank_sums, tie_sums) of (data, indices, indptr, n_rows, n_cols | x), codes,
+#: n_groups, ref
+_SPARSE, _DENSE = matrix_signatures("UniTuple(float64[:, ::1], 2)", "int64")
 #: vs rest and vs a reference
 _REFS = ((-1,), (1,))
 #: CSR sweep: tasks per thread; every task visits every row once per gather block, so
@@ -120,7 +114,7 @@ def _walk_run(sk, sp, lo, hi, off, proto, acc, tie):
     return tie
 
 
-@helper
+@routine
 def _walk_vs_rest(sk, sp, n, proto, sizes, n_slots, acc, rank2):
     """Doubled rank sums per slot (into ``rank2``) over all cells; returns ``Σ t³ - t``.
 
@@ -148,7 +142,7 @@ def _walk_vs_rest(sk, sp, n, proto, sizes, n_slots, acc, rank2):
     return tie
 
 
-@helper
+@routine
 def _walk_vs_ref(sk, sp, n, proto, zeros, n_groups, ref, cnt, rank2, below, tie):
     """Doubled rank sums and pair tie terms of every pair ``(g, ref)``.
 
@@ -251,17 +245,59 @@ def _rank_gene(
     return _walk_vs_ref(sk, sp, n, proto, zeros, n_groups, ref, cnt, rank2, below, tie)
 
 
-@helper
-def _store(flts, tie0, n_groups, ref, rank_sums, tie_sums, j):
-    """Write gene ``j``'s rank sums (halved doubled sums) and tie terms."""
+@routine
+def _buffers(n_threads, n, n_alt, n_groups, n_cols, nbytes):
+    """Per-thread scratch and the zeroed outputs of a ranksums kernel.
+
+    Returns ``(scr, rank_sums, tie_sums)``: ``scr = (keys, pay, alt_keys, alt_pay,
+    hist, ints, flts)``, rows of ``n_threads`` (the kernel's ``num_threads()``): the
+    gathered entries (``n`` per thread) and the sort's other side (``n_alt``), as
+    :func:`.._sort.entry_scratch`, then :func:`_rank_gene`'s work rows; the outputs
+    ``(n_groups, n_cols)`` float64.
+    """
+    n_slots = n_groups + 1
+    keys, pay, alt_keys, alt_pay, hist = entry_scratch(n_threads, n, n_alt, nbytes)
+    ints = thread_rows(n_threads, 2 * n_slots, np.int64)
+    flts = thread_rows(n_threads, 3 * n_slots, np.float64)
+    scr = (keys, pay, alt_keys, alt_pay, hist, ints, flts)
+    return (
+        scr,
+        zeros2(n_groups, n_cols, np.float64),
+        zeros2(n_groups, n_cols, np.float64),
+    )
+
+
+@routine
+def _rank_column(scr, tid, o, n, sizes, n_groups, ref, proto, rank_sums, tie_sums, j):
+    """Rank gene ``j``'s ``n`` entries gathered at ``o`` in thread ``tid``'s rows; store.
+
+    ``scr``: :func:`_buffers`' scratch.  Writes ``rank_sums[:, j]`` (halved doubled
+    sums) and ``tie_sums[:, j]`` (row ``ref`` untouched in reference mode).
+    """
+    keys, pay, alt_keys, alt_pay, hist, ints, flts = scr
+    fl = flts[tid]
+    tie0 = _rank_gene(
+        keys[tid, o:],
+        pay[tid, o:],
+        n,
+        alt_keys[tid],
+        alt_pay[tid],
+        hist[tid],
+        sizes,
+        n_groups,
+        ref,
+        ints[tid],
+        fl,
+        proto,
+    )
     pair_ties = 2 * (n_groups + 1)
     for g in range(n_groups):
         if ref < 0:
-            rank_sums[g, j] = 0.5 * flts[g]  # race-free: gene j is this iteration's
+            rank_sums[g, j] = 0.5 * fl[g]  # race-free: gene j is this iteration's
             tie_sums[g, j] = tie0  # race-free: gene j is this iteration's
         elif g != ref:
-            rank_sums[g, j] = 0.5 * flts[g]  # race-free: gene j is this iteration's
-            pair = flts[pair_ties + g] + tie0
+            rank_sums[g, j] = 0.5 * fl[g]  # race-free: gene j is this iteration's
+            pair = fl[pair_ties + g] + tie0
             tie_sums[g, j] = pair  # race-free: gene j is this iteration's
 
 
@@ -275,17 +311,15 @@ def ranksums_csc(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):
     the sum of the (average) ranks of group ``g``'s cells, and ``Σ (t³ - t)`` over
     the tie blocks of the ranked cells (row ``ref`` stays 0 in reference mode).
     """
-    n_slots = n_groups + 1
     sizes = slot_sizes(codes, n_groups)
     nbytes = key_params(data)[2]
     max_nnz = 0
     for j in range(n_cols):
         max_nnz = max(max_nnz, np.intp(indptr[j + 1] - indptr[j]))
-    keys, pay, alt_keys, alt_pay, hist = entry_scratch(max_nnz, max_nnz, nbytes)
-    ints = thread_scratch(2 * n_slots, np.int64)
-    flts = thread_scratch(3 * n_slots, np.float64)
-    rank_sums = zeros2(n_groups, n_cols, np.float64)
-    tie_sums = zeros2(n_groups, n_cols, np.float64)
+    scr, rank_sums, tie_sums = _buffers(
+        num_threads(), max_nnz, max_nnz, n_groups, n_cols, nbytes
+    )
+    keys, pay = scr[0], scr[1]
     for j in numba.prange(n_cols):
         tid = numba.get_thread_id()
         kb = keys[tid]
@@ -297,22 +331,10 @@ def ranksums_csc(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):
             if v != 0 and (ref < 0 or code >= 0):
                 put(kb, pb, n, v, slot_of(code, n_groups), nbytes)
                 n += 1
-        fl = flts[tid]
-        tie0 = _rank_gene(
-            kb,
-            pb,
-            n,
-            alt_keys[tid],
-            alt_pay[tid],
-            hist[tid],
-            sizes,
-            n_groups,
-            ref,
-            ints[tid],
-            fl,
-            data[:0],
+        proto = data[:0]
+        _rank_column(
+            scr, tid, 0, n, sizes, n_groups, ref, proto, rank_sums, tie_sums, j
         )
-        _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, j)
     return rank_sums, tie_sums
 
 
@@ -376,7 +398,6 @@ def ranksums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):  
     ``block = max(max column nnz, min(2**22, nnz / (4·threads)))``: 48 MiB at most for
     typical data (a CSC copy would be ``8·nnz``).
     """
-    n_slots = n_groups + 1
     sizes = slot_sizes(codes, n_groups)
     nbytes = key_params(data)[2]
     # stored entries per column (an upper bound of what is gathered)
@@ -395,13 +416,13 @@ def ranksums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):  
         total += col_nnz[c]
     budget = max(max_col, min(_GATHER_MAX, (total + n_tasks - 1) // n_tasks))
     block_bounds, task_first = _plan_csr(col_nnz, n_tasks, budget)
-    cursors = thread_scratch(n_rows, np.int64)
-    fills = thread_scratch(n_cols + 1, np.int64)
-    keys, pay, alt_keys, alt_pay, hist = entry_scratch(budget, max_col, nbytes)
-    ints = thread_scratch(2 * n_slots, np.int64)
-    flts = thread_scratch(3 * n_slots, np.float64)
-    rank_sums = zeros2(n_groups, n_cols, np.float64)
-    tie_sums = zeros2(n_groups, n_cols, np.float64)
+    n_threads = num_threads()
+    cursors = thread_rows(n_threads, n_rows, np.int64)
+    fills = thread_rows(n_threads, n_cols + 1, np.int64)
+    scr, rank_sums, tie_sums = _buffers(
+        n_threads, budget, max_col, n_groups, n_cols, nbytes
+    )
+    keys, pay = scr[0], scr[1]
     for t in numba.prange(n_tasks):
         tid = numba.get_thread_id()
         cur = cursors[tid]
@@ -440,24 +461,12 @@ def ranksums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups, ref):  
                     p += 1
                 cur[r] = p
             o = 0
+            proto = data[:0]
             for c in range(c0, c1):
                 n = fill[c - c0] - o
-                fl = flts[tid]
-                tie0 = _rank_gene(
-                    kb[o:],
-                    pb[o:],
-                    n,
-                    alt_keys[tid],
-                    alt_pay[tid],
-                    hist[tid],
-                    sizes,
-                    n_groups,
-                    ref,
-                    ints[tid],
-                    fl,
-                    data[:0],
+                _rank_column(
+                    scr, tid, o, n, sizes, n_groups, ref, proto, rank_sums, tie_sums, c
                 )
-                _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, c)
                 o += col_nnz[c]
     return rank_sums, tie_sums
 
@@ -470,17 +479,16 @@ def ranksums_dense(x, codes, n_groups, ref):
     column (row order) into per-thread buffers, then ranked.
     """
     n_rows, n_cols = x.shape
-    n_slots = n_groups + 1
     sizes = slot_sizes(codes, n_groups)
     nbytes = key_params(x)[2]
     width = max(1, min(_DENSE_MAX_COLS, _DENSE_GATHER // max(1, n_rows)))
     n_blocks = (n_cols + width - 1) // width
-    keys, pay, alt_keys, alt_pay, hist = entry_scratch(width * n_rows, n_rows, nbytes)
-    fills = thread_scratch(width, np.int64)
-    ints = thread_scratch(2 * n_slots, np.int64)
-    flts = thread_scratch(3 * n_slots, np.float64)
-    rank_sums = zeros2(n_groups, n_cols, np.float64)
-    tie_sums = zeros2(n_groups, n_cols, np.float64)
+    n_threads = num_threads()
+    scr, rank_sums, tie_sums = _buffers(
+        n_threads, width * n_rows, n_rows, n_groups, n_cols, nbytes
+    )
+    keys, pay = scr[0], scr[1]
+    fills = thread_rows(n_threads, width, np.int64)
     for b in numba.prange(n_blocks):
         tid = numba.get_thread_id()
         kb = keys[tid]
@@ -500,22 +508,20 @@ def ranksums_dense(x, codes, n_groups, ref):
                         q = fill[c]
                         put(kb, pb, q, v, s, nbytes)
                         fill[c] = q + 1
+        proto = x[0, :0]
         for c in range(c1 - c0):
             o = c * n_rows
-            fl = flts[tid]
-            tie0 = _rank_gene(
-                kb[o:],
-                pb[o:],
+            _rank_column(
+                scr,
+                tid,
+                o,
                 fill[c] - o,
-                alt_keys[tid],
-                alt_pay[tid],
-                hist[tid],
                 sizes,
                 n_groups,
                 ref,
-                ints[tid],
-                fl,
-                x[0, :0],
+                proto,
+                rank_sums,
+                tie_sums,
+                c0 + c,
             )
-            _store(fl, tie0, n_groups, ref, rank_sums, tie_sums, c0 + c)
     return rank_sums, tie_sums
