@@ -26,9 +26,8 @@ Two modes, selected by ``ref``:
 
 NaN (scanpy's ``rankdata``: numpy order puts NaN last, and ``NaN != NaN`` makes each
 NaN its own tie block): every NaN is a tie block of one above ``+inf``, NaNs ordered
-by row.  Equal to scanpy when that order is the one scanpy's unstable argsort gives
-(e.g. at most one NaN per gene and pair, or all of a gene's NaNs in one group);
-otherwise scanpy's result depends on its sort internals.
+by row here; scanpy's unstable argsort ordered them otherwise, and
+:func:`..drivers.ranksums` moves their ranks to its order (:mod:`.nan_ranks`).
 
 :func:`..drivers.wilcoxon_zscores` turns rank sums and tie terms into scanpy's
 z-scores (numpy, scanpy's expressions).
