@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from numba.core import sigutils
 
 from scanpy_kernels import hvg
+from scanpy_kernels._groups import row_slots
 from scanpy_kernels.toolkit import Kernel, thread_limit
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -240,7 +241,7 @@ def test_mean_var_csr_slots_matter(x_counts):
 def _mean_var_csr_blocked(x, codes, nb, row_bounds, *, n_slots, count):
     """mean_var_csr's three steps over the row blocks ``row_bounds`` (as the frontend)."""
     data, indices, indptr = components(x)
-    slots, n_rows = call(hvg.mean_var_slots, codes, nb, n_slots)
+    slots, n_rows = row_slots(codes, nb, n_slots)
     sums = np.zeros((nb * n_slots, (3 if count else 2) * x.shape[1]))
     for r0, r1 in pairwise(row_bounds):
         p0, p1 = indptr[r0], indptr[r1]
@@ -284,7 +285,7 @@ def test_mean_var_csr_blocks_order_matters(x_counts):
     in_order = _mean_var_csr_blocked(x, codes, 1, [0, n // 2, n], n_slots=2, count=False)
     assert np.array_equal(whole[1], in_order[1])
     data, indices, indptr = components(x)
-    slots, n_rows = hvg.mean_var_slots(codes, 1, 2)
+    slots, n_rows = row_slots(codes, 1, 2)
     sums = np.zeros((2, 2 * x.shape[1]))
     h = n // 2
     for r0, r1 in ((h, n), (0, h)):  # second half first

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numba
 import numpy as np
 
+from .._groups import row_slots
 from .._input import sorted_indices
 from .._welford import (
     welford_mean_var_csc,
@@ -38,7 +39,6 @@ from .mean_var import (
     mean_var_csr_sums,
     mean_var_dense,
     mean_var_from_sums,
-    mean_var_slots,
 )
 from .pearson import (
     pearson_residual_var_csc,
@@ -210,7 +210,7 @@ def _csr_blocks(m, codes, n_batches, n_slots, correction, log_scale, count_posit
     The blocks' rows go into the partial sums of one call, in row order: the same
     sums as one call on an un-logged copy.
     """
-    slots, n_per_batch = mean_var_slots(codes, n_batches, n_slots)
+    slots, n_per_batch = row_slots(codes, n_batches, n_slots)
     rec = 3 if count_positive else 2
     sums = np.zeros((n_batches * n_slots, rec * m.shape[1]))
     for r0, r1, b in _unlogged(m, log_scale):

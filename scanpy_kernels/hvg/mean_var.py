@@ -21,8 +21,9 @@ numpy's ``expm1`` (what scanpy applies to its copy of the matrix; numpy's SIMD
 ``expm1`` is not the C library's, which a kernel would call, see docs/kernel-guide.md)
 to one block of stored values at a time and passes each block: CSC and dense by
 columns (each column is summed on its own), CSR by rows, through
-``mean_var_slots`` / ``mean_var_csr_sums`` / ``mean_var_from_sums``, the three steps of
-``mean_var_csr``, which keep the partial sums between blocks.
+``mean_var_csr_sums`` / ``mean_var_from_sums``, the steps of ``mean_var_csr``
+(each row's slot from ``_groups.row_slots``), which keep the partial sums between
+blocks.
 
 Batches (the kernels' groups, :mod:`.._groups`): ``codes[i]`` is row ``i``'s batch in
 ``[0, n_groups)`` or ``-1`` (row skipped); batch ``b`` gives what scanpy computes on
@@ -58,7 +59,6 @@ __all__ = [
     "mean_var_csr_sums",
     "mean_var_dense",
     "mean_var_from_sums",
-    "mean_var_slots",
 ]
 
 _OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
@@ -66,8 +66,6 @@ _MATRIX = "{d}[::1], {i}[::1], {i}[::1], int64, int64"
 #: data, indices, indptr, n_rows, n_cols, codes, n_groups, n_slots, correction,
 #: count_positive
 _CSR = signatures(_OUT + f"({_MATRIX}, int64[::1], int64, int64, int64, boolean)")
-#: codes, n_groups, n_slots
-_SLOTS = signatures("Tuple((int64[::1], int64[::1]))(int64[::1], int64, int64)")
 #: data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
 #: (updated)
 _SUMS = signatures(
@@ -199,17 +197,6 @@ def mean_var_csr(
 # order, as one call over the whole matrix.
 
 
-@kernel(signatures=_SLOTS, parallel=False)
-def mean_var_slots(codes, n_groups, n_slots):
-    """Return ``(slots, counts)``: each row's partial-sum row (or -1), rows per batch.
-
-    Row ``i`` of batch ``b`` at position ``k`` in it adds into partial-sum row
-    ``b * n_slots + k % n_slots``, as fast_array_utils' split does (see
-    :func:`mean_var_csr_sums`).
-    """
-    return _row_slots(codes, n_groups, n_slots)
-
-
 @kernel(signatures=_SUMS, example=mean_var_sums_examples)
 def mean_var_csr_sums(
     data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
@@ -219,7 +206,7 @@ def mean_var_csr_sums(
     ``slots`` take the place of the codes (a row's partial-sum row, or -1);
     ``sums`` is ``(n_groups * n_slots, rec * n_cols)``, zeroed before the first
     block (``rec`` = 3 with ``count_positive``, else 2); ``slots`` are the block's
-    rows' entries of :func:`mean_var_slots`.  Blocks passed in row order give the
+    rows' entries of ``_groups.row_slots``.  Blocks passed in row order give the
     sums of one :func:`mean_var_csr` call bitwise.
     """
     _add_rows(
