@@ -147,15 +147,18 @@ def balanced_column_blocks(indices, indptr, n_cols, k):
 # function here, the update and the finish are helpers: inlined into the kernel's
 # untyped IR, so the kernel compiles one loop nest for its format.  Inside them,
 # read a tuple argument (``state``, ``mat``) by index, never by unpacking or as a
-# NamedTuple: numba 0.63 lowers ``a, b = state`` in a prange body (parallel build)
+# NamedTuple: numba 0.68 lowers ``a, b = state`` in a prange body (parallel build)
 # so that the stores into ``a`` and ``b`` are lost (tests/test_hvg_kernels.py checks
 # every format of every kernel against its reference).
 
 
 @routine
 def column_range(n_cols):
-    """``arange(n_cols)``: a dense row's columns (a routine: in a parallel kernel's
-    body ``np.arange`` would become a parfor, compiled on its own)."""
+    """Return ``arange(n_cols)``, a dense row's columns.
+
+    A routine: in a parallel kernel's body ``np.arange`` would become a parfor,
+    compiled on its own.
+    """
     return np.arange(n_cols)
 
 
@@ -179,7 +182,7 @@ def dense_entries(mat, i, lo, hi):
 
 @helper
 def no_finish(state, lo, hi):
-    """A sweep's ``finish`` where the outputs are complete after the updates."""
+    """Finish nothing: the outputs are complete after the updates."""
 
 
 @helper

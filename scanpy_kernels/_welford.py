@@ -164,17 +164,17 @@ def _welford_done(state, lo, hi):
 
 
 @helper
-def _welford_state(codes, n_groups, n_cols, skip_zeros, count_nonzero, counted):
-    """The sweep's state: records, flags, rows per group and the outputs.
+def _welford_state(codes, n_groups, n_cols, skip_zeros, count_nonzero, count_cols):
+    """Return the sweep's state: records, flags, rows per group and the outputs.
 
     ``(acc, n_cols, skip_zeros, count_nonzero, n_obs, mean, m2, count)``;
-    ``counted``: the count output has columns (else ``(n_groups, 0)``).
+    ``count_cols``: the count output's columns (``n_cols``, or 0).
     """
     _, n_obs = group_positions(codes, n_groups)
     acc = zeros1(4 * n_groups * n_cols, np.float64)
     mean = np.empty((n_groups, n_cols))
     m2 = np.empty((n_groups, n_cols))
-    count = zeros2(n_groups, n_cols if counted else 0, np.int64)
+    count = zeros2(n_groups, count_cols, np.int64)
     return (acc, n_cols, skip_zeros, count_nonzero, n_obs, mean, m2, count)
 
 
@@ -184,7 +184,8 @@ def welford_mean_var_csr(
     data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
 ):
     """Per-group Welford mean/var (dof 0) and count of a canonical CSR matrix."""
-    st = _welford_state(codes, n_groups, n_cols, skip_zeros, False, True)
+    nonzeros = False  # the count: the values taken (the nonzeros with skip_zeros)
+    st = _welford_state(codes, n_groups, n_cols, skip_zeros, nonzeros, n_cols)
     sweep_csr(
         data, indices, indptr, n_rows, n_cols, codes, st, _welford_add, _welford_done
     )
@@ -196,7 +197,8 @@ def welford_mean_var_csc(
     data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
 ):
     """Per-group Welford mean/var (dof 0) and count of a CSC matrix (stored order)."""
-    st = _welford_state(codes, n_groups, n_cols, skip_zeros, False, True)
+    nonzeros = False  # the count: the values taken (the nonzeros with skip_zeros)
+    st = _welford_state(codes, n_groups, n_cols, skip_zeros, nonzeros, n_cols)
     sweep_columns(data, indices, indptr, n_cols, codes, st, _welford_add, _welford_done)
     return st[5], st[6], st[7]  # mean, m2, count
 
@@ -208,6 +210,8 @@ def welford_mean_var_dense(x, codes, n_groups, count_nonzero):
     Every value is a value of the update, zeros included (``mean_var_dense``).
     """
     n_cols = x.shape[1]
-    st = _welford_state(codes, n_groups, n_cols, False, count_nonzero, count_nonzero)
+    every = False  # dense: every value, zeros included, is a value of the update
+    count_cols = n_cols if count_nonzero else 0
+    st = _welford_state(codes, n_groups, n_cols, every, count_nonzero, count_cols)
     sweep_dense(x, codes, st, _welford_add, _welford_done)
     return st[5], st[6], st[7]  # mean, m2, count

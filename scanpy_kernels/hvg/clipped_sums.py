@@ -48,9 +48,11 @@ _DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], float64[:, ::1])")
 
 @routine
 def _records(clip):
-    """Per (batch, column) q: ``acc[4q]`` squared sum, ``acc[4q + 1]`` sum,
-    ``acc[4q + 2]`` its clip value (32 bytes: an update touches one cache line;
-    measured 1.5x over 3 arrays)."""
+    """Return the records: per (batch, column) q, ``acc[4q]`` the squared sum.
+
+    ``acc[4q + 1]`` the sum, ``acc[4q + 2]`` its clip value (32 bytes: an update
+    touches one cache line; measured 1.5x over 3 arrays).
+    """
     acc = zeros1(4 * clip.size, np.float64)
     cl = clip.ravel()
     for q in range(cl.shape[0]):

@@ -223,7 +223,7 @@ def mean_var_from_sums(sums, counts, n_slots, correction, count_positive):
 
 @helper
 def _moments_state(codes, n_groups, n_cols, correction, count_positive, zero):
-    """The sweep's state: sums (then means), sums of squares (then variances), ...
+    """Return the sweep's state: sums (to be means), sums of squares (variances), ...
 
     ``(mean, var, npos, count_positive, zero, counts, correction)``; ``zero``: 0 in
     the dtype the values are squared in (:func:`_moment_add`).
@@ -256,7 +256,7 @@ def _moment_add(state, i, b, j, x):
 
 @helper
 def _moments_done(state, lo, hi):
-    """Sums of columns ``lo <= j < hi`` to means and variances, in place."""
+    """Turn the sums of columns ``lo <= j < hi`` into means and variances."""
     sums = state[0]
     squares = state[1]
     counts = state[5]

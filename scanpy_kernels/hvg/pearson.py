@@ -394,7 +394,7 @@ def _residual_add(state, i, b, j, x):
 
 @helper
 def _residual_done(state, lo, hi):
-    """The variances of genes ``lo <= j < hi`` from the zero terms and corrections."""
+    """Write the variances of genes ``lo <= j < hi`` (zero terms and corrections)."""
     sums_genes = state[0]
     zero = state[5]
     corr = state[6]
@@ -417,7 +417,7 @@ def _residual_done(state, lo, hi):
 def _residual_state(
     codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
 ):
-    """The sweep's state: inputs, corrections ``[C1, C2, exact zeros]``, output.
+    """Return the sweep's state: inputs, corrections ``[C1, C2, exact zeros]``, output.
 
     ``(sums_genes, sums_cells, sum_total, clip, theta, zero, corr, n_b, out)``.
     """
