@@ -1,4 +1,4 @@
-"""Sweeping a canonical CSR matrix by contiguous column blocks (shared by kernel families).
+"""Sweeping a matrix by contiguous column blocks or by columns (shared by kernel families).
 
 A CSR kernel that is parallel over *disjoint column blocks* lets every block scan all
 rows in order and touch only its own columns: each output column is accumulated in
@@ -6,21 +6,38 @@ row order (as scanpy's serial loops do), at any thread count, and no two iterati
 write one element.  Each row's block is found by binary search, which needs sorted
 column indices (canonical CSR), guaranteed by the frontend.  :func:`n_blocks_for`
 counts the blocks of such a sweep (one per thread).
+
+One kernel body serves every format: :func:`sweep_csr` and :func:`sweep_dense` run
+that sweep (:func:`sweep_blocks`) over a CSR matrix or a C-contiguous dense array
+(every column of a block is an entry), :func:`sweep_columns` sweeps a CSC matrix
+column by column.  Both call the same
+``update(state, row, group, column, value)`` for each entry in the same order per
+output element (row order) and ``finish(state, lo, hi)`` once the columns
+``lo <= j < hi`` are complete.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .toolkit import helper, num_threads, routine
 
 __all__ = [
     "balanced_column_blocks",
+    "column_range",
+    "csr_entries",
+    "dense_entries",
     "even_column_blocks",
     "lower_bound",
     "n_blocks_for",
+    "no_finish",
     "row_entries",
     "row_span",
+    "sweep_blocks",
+    "sweep_columns",
+    "sweep_csr",
+    "sweep_dense",
 ]
 
 #: rows sampled to estimate the nnz of each column
@@ -122,3 +139,102 @@ def balanced_column_blocks(indices, indptr, n_cols, k):
         bounds[b] = j
     bounds[k] = n_cols
     return bounds
+
+
+# ------------------------------------------------------- one body, every format
+# The format is chosen by the function a kernel calls (sweep_csr, sweep_dense,
+# sweep_columns); the entries of a row come from the accessor it passes on.  Every
+# function here, the update and the finish are helpers: inlined into the kernel's
+# untyped IR, so the kernel compiles one loop nest for its format.  Inside them,
+# read a tuple argument (``state``, ``mat``) by index, never by unpacking or as a
+# NamedTuple: numba 0.68 lowers ``a, b = state`` in a prange body (parallel build)
+# so that the stores into ``a`` and ``b`` are lost (tests/test_hvg_kernels.py checks
+# every format of every kernel against its reference).
+
+
+@routine
+def column_range(n_cols):
+    """Return ``arange(n_cols)``, a dense row's columns.
+
+    A routine: in a parallel kernel's body ``np.arange`` would become a parfor,
+    compiled on its own.
+    """
+    return np.arange(n_cols)
+
+
+@helper
+def csr_entries(mat, i, lo, hi):
+    """Row ``i``'s stored ``(values, columns)`` with ``lo <= column < hi`` (slices).
+
+    ``mat``: the CSR components ``(data, indices, indptr, n_rows, n_cols)``.
+    """
+    return row_entries(mat[0], mat[1], mat[2], i, lo, hi, mat[4])
+
+
+@helper
+def dense_entries(mat, i, lo, hi):
+    """Row ``i``'s ``(values, columns)`` of the columns ``lo <= column < hi`` (views).
+
+    ``mat``: ``(x, arange(n_cols))``; every column of a block is an entry.
+    """
+    return mat[0][i, lo:hi], mat[1][lo:hi]
+
+
+@helper
+def no_finish(state, lo, hi):
+    """Finish nothing: the outputs are complete after the updates."""
+
+
+@helper
+def sweep_blocks(mat, n_rows, bounds, codes, state, entries, update, finish):
+    """Parallel over column blocks: each block visits the rows of a group in order.
+
+    For every row ``i`` with ``codes[i] >= 0`` and each of its ``entries`` in the
+    block ``bounds[k] <= column < bounds[k + 1]``: ``update(state, i, codes[i],
+    column, value)``; then ``finish(state, lo, hi)``.  Every ``(group, column)``
+    sees its rows in row order at any thread count.
+    """
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        hi = bounds[k + 1]
+        for i in range(n_rows if lo < hi else 0):
+            b = codes[i]
+            if b >= 0:
+                vals, cols = entries(mat, i, lo, hi)
+                for p in range(vals.shape[0]):
+                    update(state, i, b, cols[p], vals[p])
+        finish(state, lo, hi)
+
+
+@helper
+def sweep_csr(data, indices, indptr, n_rows, n_cols, codes, state, update, finish):
+    """:func:`sweep_blocks` over a canonical CSR matrix: blocks balanced by nnz."""
+    bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 0))
+    mat = (data, indices, indptr, n_rows, n_cols)
+    sweep_blocks(mat, n_rows, bounds, codes, state, csr_entries, update, finish)
+
+
+@helper
+def sweep_dense(x, codes, state, update, finish):
+    """:func:`sweep_blocks` over a C-contiguous dense matrix: even blocks."""
+    n_rows, n_cols = x.shape
+    bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
+    mat = (x, column_range(n_cols))
+    sweep_blocks(mat, n_rows, bounds, codes, state, dense_entries, update, finish)
+
+
+@helper
+def sweep_columns(data, indices, indptr, n_cols, codes, state, update, finish):
+    """Parallel over the columns of a CSC matrix, each in stored order.
+
+    ``update(state, i, codes[i], j, value)`` for each stored entry of column ``j``
+    whose row ``i`` has ``codes[i] >= 0``, then ``finish(state, j, j + 1)``.
+    """
+    for j in numba.prange(n_cols):
+        vals = data[indptr[j] : indptr[j + 1]]
+        rows = indices[indptr[j] : indptr[j + 1]]
+        for p in range(vals.shape[0]):
+            b = codes[rows[p]]
+            if b >= 0:
+                update(state, rows[p], b, j, vals[p])
+        finish(state, j, j + 1)

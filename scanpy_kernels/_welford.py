@@ -15,8 +15,9 @@ reproduce it with the kernels here (hvg: seurat_v3's per-batch moments,
         m2 += mean_a * mean_a * n_nz * k / n_obs
     var = m2 / n_obs                 (a group without rows keeps 0, 0)
 
-All groups in one pass (CSR: disjoint column blocks, each scanning every row; CSC:
-columns; dense: column blocks), so each (group, gene) sees its rows in order at any
+All groups in one pass (CSR and dense: disjoint column blocks, each scanning every
+row; CSC: columns; one body, :func:`_welford_add` / :func:`_welford_done`, through
+:mod:`._columns`' sweeps), so each (group, gene) sees its rows in order at any
 thread count: bitwise scanpy's.  ``codes``: int64 group per row, ``-1`` = not
 aggregated (:mod:`._groups`).  Returns ``(mean, var, count)``, each
 ``(n_groups, n_cols)``, ``var`` with ``dof=0``: the driver applies
@@ -34,16 +35,10 @@ what the families differ in (hvg passes ``False``, rank_genes_groups ``True``):
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
-from ._columns import (
-    balanced_column_blocks,
-    even_column_blocks,
-    n_blocks_for,
-    row_entries,
-)
+from ._columns import sweep_columns, sweep_csr, sweep_dense
 from ._groups import group_positions
 from .toolkit import (
     assume,
@@ -120,48 +115,81 @@ _SPARSE = signatures(
 _DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64, boolean)")
 
 
+# ------------------------------------------------------- one body, every format
+@helper
+def _welford_add(state, i, b, j, x):
+    """Welford's update of (group ``b``, column ``j``) with value ``x`` of row ``i``.
+
+    Per (group, column) q: ``acc[4q]`` mean, ``acc[4q + 1]`` M2, ``acc[4q + 2]``
+    values seen (a float64 count: exact below 2**53, and ``delta / n`` converts it
+    anyway), ``acc[4q + 3]`` nonzeros seen (``count_nonzero``); one cache line per
+    update instead of three.
+    """
+    acc = state[0]  # the layout: _welford_state; read by index (see ._columns)
+    value = np.float64(x)
+    if not (state[2] and value == 0.0):  # skip_zeros
+        q = 4 * (b * state[1] + j)
+        assume(q >= 0)
+        n = acc[q + 2] + 1.0  # dense: scanpy's n += 1 per row of the group
+        m, v = welford_step(acc[q], acc[q + 1], n, value)
+        acc[q] = m  # race-free: column j is the sweep's (its block's or its own)
+        acc[q + 1] = v  # race-free: column j is the sweep's (its block's or its own)
+        acc[q + 2] = n  # race-free: column j is the sweep's (its block's or its own)
+        if state[3]:  # count_nonzero
+            acc[q + 3] += value != 0.0  # race-free: column j is the sweep's
+
+
+@helper
+def _welford_done(state, lo, hi):
+    """Merge the implicit zeros of columns ``lo <= j < hi``, divide M2, write out.
+
+    A dense group has none (every row was a value): ``merge_zeros`` only divides.
+    """
+    acc = state[0]
+    mean = state[5]
+    m2 = state[6]
+    count = state[7]
+    for b in range(mean.shape[0]):
+        n_obs = state[4][b]  # rows of group b
+        for j in range(lo, hi):
+            q = 4 * (b * state[1] + j)
+            c = np.int64(acc[q + 2])
+            m, v = merge_zeros(acc[q], acc[q + 1], c, n_obs)
+            mean[b, j] = m  # race-free: lo <= j < hi, the sweep's own columns
+            m2[b, j] = v  # race-free: lo <= j < hi, the sweep's own columns
+            if count.shape[1] > 0:
+                # sparse: the values taken; dense: the nonzeros
+                nz = np.int64(acc[q + 3]) if state[3] else c
+                count[b, j] = nz  # race-free: lo <= j < hi, the sweep's own columns
+
+
+@helper
+def _welford_state(codes, n_groups, n_cols, skip_zeros, count_nonzero, count_cols):
+    """Return the sweep's state: records, flags, rows per group and the outputs.
+
+    ``(acc, n_cols, skip_zeros, count_nonzero, n_obs, mean, m2, count)``;
+    ``count_cols``: the count output's columns (``n_cols``, or 0).
+    """
+    _, n_obs = group_positions(codes, n_groups)
+    acc = zeros1(4 * n_groups * n_cols, np.float64)
+    mean = np.empty((n_groups, n_cols))
+    m2 = np.empty((n_groups, n_cols))
+    count = zeros2(n_groups, count_cols, np.int64)
+    return (acc, n_cols, skip_zeros, count_nonzero, n_obs, mean, m2, count)
+
+
 # --------------------------------------------------------------------- kernels
 @kernel(signatures=_SPARSE, example=_example("csr"))
 def welford_mean_var_csr(
     data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
 ):
     """Per-group Welford mean/var (dof 0) and count of a canonical CSR matrix."""
-    _, n_obs = group_positions(codes, n_groups)
-    mean = np.empty((n_groups, n_cols))
-    m2 = np.empty((n_groups, n_cols))
-    count = np.empty((n_groups, n_cols), np.int64)
-    # per (group, column) q: acc[4q] mean, acc[4q + 1] M2, acc[4q + 2] values seen
-    # (a float64 count: exact below 2**53, and `delta / n` converts it anyway); one
-    # cache line per update instead of three
-    acc = zeros1(4 * n_groups * n_cols, np.float64)
-    bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 0))
-    for k in numba.prange(bounds.shape[0] - 1):
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        for i in range(n_rows if lo < hi else 0):
-            b = codes[i]
-            if b >= 0:
-                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
-                off = b * n_cols
-                for p in range(vals.shape[0]):
-                    value = np.float64(vals[p])
-                    if not (skip_zeros and value == 0.0):
-                        q = 4 * (off + cols[p])
-                        assume(q >= 0)
-                        n = acc[q + 2] + 1.0
-                        m, v = welford_step(acc[q], acc[q + 1], n, value)
-                        acc[q] = m  # race-free: column in [lo, hi), block k's own
-                        acc[q + 1] = v  # race-free: column in [lo, hi), block k's own
-                        acc[q + 2] = n  # race-free: column in [lo, hi), block k's own
-        for b in range(n_groups):
-            for j in range(lo, hi):
-                q = 4 * (b * n_cols + j)
-                c = np.int64(acc[q + 2])
-                m, v = merge_zeros(acc[q], acc[q + 1], c, n_obs[b])
-                mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
-                m2[b, j] = v  # race-free: lo <= j < hi, block k's own columns
-                count[b, j] = c  # race-free: lo <= j < hi, block k's own columns
-    return mean, m2, count
+    nonzeros = False  # the count: the values taken (the nonzeros with skip_zeros)
+    st = _welford_state(codes, n_groups, n_cols, skip_zeros, nonzeros, n_cols)
+    sweep_csr(
+        data, indices, indptr, n_rows, n_cols, codes, st, _welford_add, _welford_done
+    )
+    return st[5], st[6], st[7]  # mean, m2, count
 
 
 @kernel(signatures=_SPARSE, example=_example("csc"))
@@ -169,25 +197,10 @@ def welford_mean_var_csc(
     data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
 ):
     """Per-group Welford mean/var (dof 0) and count of a CSC matrix (stored order)."""
-    _, n_obs = group_positions(codes, n_groups)
-    mean = zeros2(n_groups, n_cols, np.float64)
-    m2 = zeros2(n_groups, n_cols, np.float64)
-    count = zeros2(n_groups, n_cols, np.int64)
-    for j in numba.prange(n_cols):
-        for p in range(indptr[j], indptr[j + 1]):
-            b = codes[indices[p]]
-            value = np.float64(data[p])
-            if b >= 0 and not (skip_zeros and value == 0.0):
-                n = count[b, j] + 1
-                count[b, j] = n  # race-free: column j is the prange index
-                m, v = welford_step(mean[b, j], m2[b, j], n, value)
-                mean[b, j] = m  # race-free: column j is the prange index
-                m2[b, j] = v  # race-free: column j is the prange index
-        for b in range(n_groups):
-            m, v = merge_zeros(mean[b, j], m2[b, j], count[b, j], n_obs[b])
-            mean[b, j] = m  # race-free: column j is the prange index
-            m2[b, j] = v  # race-free: column j is the prange index
-    return mean, m2, count
+    nonzeros = False  # the count: the values taken (the nonzeros with skip_zeros)
+    st = _welford_state(codes, n_groups, n_cols, skip_zeros, nonzeros, n_cols)
+    sweep_columns(data, indices, indptr, n_cols, codes, st, _welford_add, _welford_done)
+    return st[5], st[6], st[7]  # mean, m2, count
 
 
 @kernel(signatures=_DENSE, example=_example("dense"))
@@ -196,28 +209,9 @@ def welford_mean_var_dense(x, codes, n_groups, count_nonzero):
 
     Every value is a value of the update, zeros included (``mean_var_dense``).
     """
-    n_rows, n_cols = x.shape
-    pos, n_obs = group_positions(codes, n_groups)
-    mean = zeros2(n_groups, n_cols, np.float64)
-    m2 = zeros2(n_groups, n_cols, np.float64)
-    nnz = zeros2(n_groups, n_cols if count_nonzero else 0, np.int64)
-    bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
-    for k in numba.prange(bounds.shape[0] - 1):
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        for i in range(n_rows):
-            b = codes[i]
-            if b >= 0:
-                n = pos[i] + 1  # scanpy: n += 1 per row of the group
-                for j in range(lo, hi):
-                    value = np.float64(x[i, j])
-                    m, v = welford_step(mean[b, j], m2[b, j], n, value)
-                    mean[b, j] = m  # race-free: block k's own columns
-                    m2[b, j] = v  # race-free: block k's own columns
-                    if count_nonzero:
-                        nnz[b, j] += value != 0.0  # race-free: block k's own columns
-        for b in range(n_groups):
-            if n_obs[b] > 0:
-                for j in range(lo, hi):
-                    m2[b, j] /= n_obs[b]  # race-free: block k's own columns
-    return mean, m2, nnz
+    n_cols = x.shape[1]
+    every = False  # dense: every value, zeros included, is a value of the update
+    count_cols = n_cols if count_nonzero else 0
+    st = _welford_state(codes, n_groups, n_cols, every, count_nonzero, count_cols)
+    sweep_dense(x, codes, st, _welford_add, _welford_done)
+    return st[5], st[6], st[7]  # mean, m2, count

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from numba.core import sigutils
 
 from scanpy_kernels import hvg
+from scanpy_kernels._groups import row_slots
 from scanpy_kernels.toolkit import Kernel, thread_limit
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -240,7 +241,7 @@ def test_mean_var_csr_slots_matter(x_counts):
 def _mean_var_csr_blocked(x, codes, nb, row_bounds, *, n_slots, count):
     """mean_var_csr's three steps over the row blocks ``row_bounds`` (as the frontend)."""
     data, indices, indptr = components(x)
-    slots, n_rows = call(hvg.mean_var_slots, codes, nb, n_slots)
+    slots, n_rows = row_slots(codes, nb, n_slots)
     sums = np.zeros((nb * n_slots, (3 if count else 2) * x.shape[1]))
     for r0, r1 in pairwise(row_bounds):
         p0, p1 = indptr[r0], indptr[r1]
@@ -284,7 +285,7 @@ def test_mean_var_csr_blocks_order_matters(x_counts):
     in_order = _mean_var_csr_blocked(x, codes, 1, [0, n // 2, n], n_slots=2, count=False)
     assert np.array_equal(whole[1], in_order[1])
     data, indices, indptr = components(x)
-    slots, n_rows = hvg.mean_var_slots(codes, 1, 2)
+    slots, n_rows = row_slots(codes, 1, 2)
     sums = np.zeros((2, 2 * x.shape[1]))
     h = n // 2
     for r0, r1 in ((h, n), (0, h)):  # second half first
@@ -599,3 +600,31 @@ def test_e2e_seurat_v3_batches_bitwise(x_counts, codes3, fmt):
         for b in range(nb)
     ]
     assert np.array_equal(df["variances_norm"].to_numpy(), np.mean(np.stack(norm), axis=0))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sweeps_same_result_every_format(x_counts, codes3, threads):
+    """One body, three sweeps: where the formula is the same for every format, CSR,
+    CSC and dense of one matrix give bitwise the same numbers (float64 data: the
+    formats differ only in which zeros are visited, and these sums skip nothing a
+    zero changes).  Fails if a format's sweep drops, repeats or reorders entries.
+    """
+    x = x_counts.astype(np.float64)
+    x[:, 5] = 0.5  # a non-integer column (clipped below and above)
+    clip = np.random.default_rng(3).uniform(0.5, 4.0, (3, x.shape[1]))
+    got = {}
+    with thread_limit(threads):
+        for fmt in ("csr", "csc", "dense"):
+            args = matrix_args(as_format(x, fmt, np.float64))
+            sums = getattr(hvg, f"clipped_sums_{fmt}")(*args, codes3, clip)
+            genes, cells = getattr(hvg, f"pearson_sums_{fmt}")(*args, codes3, 3)
+            out = [*sums, genes, cells]
+            if fmt != "csr":  # CSC and dense: float64 sums in row order
+                mv = getattr(hvg, f"mean_var_{fmt}")(*args, codes3, 3, 1, True)
+                out += mv
+            got[fmt] = out
+    for fmt in ("csc", "dense"):
+        for a, b in zip(got["csr"][:4], got[fmt][:4], strict=True):
+            assert np.array_equal(a, b), fmt
+    for a, b in zip(got["csc"][4:], got["dense"][4:], strict=True):
+        assert np.array_equal(a, b)

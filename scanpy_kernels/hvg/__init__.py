@@ -39,7 +39,6 @@ from .mean_var import (
     mean_var_csr_sums,
     mean_var_dense,
     mean_var_from_sums,
-    mean_var_slots,
 )
 from .pearson import (
     pearson_residual_var_csc,
@@ -70,7 +69,6 @@ __all__ = [
     "mean_var_csr_sums",
     "mean_var_dense",
     "mean_var_from_sums",
-    "mean_var_slots",
     "normalized_dispersions_mean_std",
     "normalized_dispersions_median_mad",
     "pearson_residual_var_csc",

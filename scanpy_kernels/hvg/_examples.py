@@ -13,6 +13,7 @@ from functools import partial
 
 import numpy as np
 
+from .._groups import row_slots
 from ..toolkit import matrix_args, matrix_examples
 
 __all__ = [
@@ -74,20 +75,11 @@ def mean_var_params(fmt):
     return lambda *_: [(*slots, 1, count_positive) for count_positive in (False, True)]
 
 
-def _row_slots(codes, n_batches, n_slots):
-    """Per row ``batch * n_slots + position in batch % n_slots``, or -1."""
-    slots = np.full(codes.shape[0], -1, np.int64)
-    for b in range(n_batches):
-        rows = np.flatnonzero(codes == b)
-        slots[rows] = b * n_slots + np.arange(rows.size) % n_slots
-    return slots, np.bincount(codes[codes >= 0], minlength=n_batches)
-
-
 def mean_var_sums_examples(rng):
     """Make inputs of ``mean_var_csr_sums``: a block of rows added to non-zero sums."""
     out = []
     for x, dtype, index, codes, nb in _cases(rng):
-        slots, _ = _row_slots(codes, nb, 2)
+        slots, _ = row_slots(codes, nb, 2)
         # the second half of the rows, as the second block of a blocked pass
         r0 = x.shape[0] // 2
         block = matrix_args(x[r0:], "csr", dtype, index)
@@ -102,7 +94,7 @@ def mean_var_from_sums_examples(rng):
     """Make inputs of ``mean_var_from_sums``: partial sums of 2 slots per batch."""
     out = []
     for x, _, _, codes, nb in _cases(rng):
-        _, counts = _row_slots(codes, nb, 2)
+        _, counts = row_slots(codes, nb, 2)
         for count_positive in (False, True):
             rec = 3 if count_positive else 2
             sums = rng.uniform(0.0, 10.0, (nb * 2, rec * x.shape[1]))

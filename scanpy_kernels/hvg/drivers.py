@@ -19,35 +19,17 @@ from typing import TYPE_CHECKING, NamedTuple
 import numba
 import numpy as np
 
+from .. import _welford as welford
+from .._groups import row_slots
 from .._input import sorted_indices
-from .._welford import (
-    welford_mean_var_csc,
-    welford_mean_var_csr,
-    welford_mean_var_dense,
-)
+from . import mean_var as moments
+from . import pearson
 from .clipped_sums import clipped_sums_csc, clipped_sums_csr, clipped_sums_dense
 from .dispersion import (
     batch_means,
     mean_bins,
     normalized_dispersions_mean_std,
     normalized_dispersions_median_mad,
-)
-from .mean_var import (
-    mean_var_csc,
-    mean_var_csr,
-    mean_var_csr_sums,
-    mean_var_dense,
-    mean_var_from_sums,
-    mean_var_slots,
-)
-from .pearson import (
-    pearson_residual_var_csc,
-    pearson_residual_var_csr,
-    pearson_residual_var_dense,
-    pearson_sums_csc,
-    pearson_sums_csr,
-    pearson_sums_dense,
-    pearson_zero_terms,
 )
 
 if TYPE_CHECKING:
@@ -140,14 +122,16 @@ def _moments(
     """Run the moment kernel of `m`'s format (CSR: in groups of batches)."""
     if m.fmt == "dense":
         if log_scale is None:
-            return mean_var_dense(*m.args, codes, n_batches, correction, count_positive)
+            return moments.mean_var_dense(
+                *m.args, codes, n_batches, correction, count_positive
+            )
         return _dense_blocks(m, codes, n_batches, correction, log_scale, count_positive)
     if m.fmt == "csc":
         # without genes there is no block to un-log: one call on the empty matrix
         whole = log_scale is None or m.shape[1] == 0
         blocks = [(0, m.shape[1], m)] if whole else _unlogged(m, log_scale)
         return _join([
-            mean_var_csc(*b.args, codes, n_batches, correction, count_positive)
+            moments.mean_var_csc(*b.args, codes, n_batches, correction, count_positive)
             for _, _, b in blocks
         ])
     group = max(1, PARTIALS_BUDGET // (16 * n_slots * max(m.shape[1], 1)))
@@ -158,7 +142,7 @@ def _moments(
         group_codes = codes if n == n_batches else np.where(in_group, codes - first, -1)
         if log_scale is None:
             args = (group_codes, n, n_slots, correction, count_positive)
-            parts.append(mean_var_csr(*m.args, *args))
+            parts.append(moments.mean_var_csr(*m.args, *args))
         else:
             parts.append(
                 _csr_blocks(
@@ -210,12 +194,14 @@ def _csr_blocks(m, codes, n_batches, n_slots, correction, log_scale, count_posit
     The blocks' rows go into the partial sums of one call, in row order: the same
     sums as one call on an un-logged copy.
     """
-    slots, n_per_batch = mean_var_slots(codes, n_batches, n_slots)
+    slots, n_per_batch = row_slots(codes, n_batches, n_slots)
     rec = 3 if count_positive else 2
     sums = np.zeros((n_batches * n_slots, rec * m.shape[1]))
     for r0, r1, b in _unlogged(m, log_scale):
-        mean_var_csr_sums(*b.args, slots[r0:r1], n_slots, count_positive, sums)
-    return mean_var_from_sums(sums, n_per_batch, n_slots, correction, count_positive)
+        moments.mean_var_csr_sums(*b.args, slots[r0:r1], n_slots, count_positive, sums)
+    return moments.mean_var_from_sums(
+        sums, n_per_batch, n_slots, correction, count_positive
+    )
 
 
 def _dense_blocks(m, codes, n_batches, correction, log_scale, count_positive):
@@ -230,7 +216,7 @@ def _dense_blocks(m, codes, n_batches, correction, log_scale, count_positive):
         np.copyto(block, m.data[:, lo:hi])  # contiguous, as scanpy's copy
         block = _unlog(block, log_scale, block)
         parts.append(
-            mean_var_dense(block, codes, n_batches, correction, count_positive)
+            moments.mean_var_dense(block, codes, n_batches, correction, count_positive)
         )
     return _join(parts)
 
@@ -245,7 +231,9 @@ def welford_mean_var(
     batch needs more than ``dof`` rows (``aggregate`` warns and gives NaN there).
     """
     kern = dict(
-        csr=welford_mean_var_csr, csc=welford_mean_var_csc, dense=welford_mean_var_dense
+        csr=welford.welford_mean_var_csr,
+        csc=welford.welford_mean_var_csc,
+        dense=welford.welford_mean_var_dense,
     )[m.fmt]
     # CSC: each column in stored order, as `aggregate`; the last argument is
     # skip_zeros (sparse: stored zeros are values here) or count_nonzero (dense)
@@ -484,21 +472,21 @@ def pearson_residual_variances(
             msg = f"Pearson residuals need raw counts, but the data has {kind} values."
             raise ValueError(msg)
     if m.fmt == "csr":
-        sums = pearson_sums_csr(*m.args, codes, n_batches)
-        residual_var = pearson_residual_var_csr
+        sums = pearson.pearson_sums_csr(*m.args, codes, n_batches)
+        residual_var = pearson.pearson_residual_var_csr
     elif m.fmt == "csc":
         m = sorted_indices(m)
-        sums = pearson_sums_csc(*m.args, codes, n_batches)
-        residual_var = pearson_residual_var_csc
+        sums = pearson.pearson_sums_csc(*m.args, codes, n_batches)
+        residual_var = pearson.pearson_residual_var_csc
     else:
-        sums = pearson_sums_dense(*m.args, codes, n_batches)
-        residual_var = pearson_residual_var_dense
+        sums = pearson.pearson_sums_dense(*m.args, codes, n_batches)
+        residual_var = pearson.pearson_residual_var_dense
     # per batch: sums in the data dtype (dense: float64), as scanpy sums its batch
     sums_genes, sums_cells = sums
     sum_total = np.array([np.float64(np.sum(g[g != 0])) for g in sums_genes])
     clips = np.full(n_batches, clip, dtype=np.float64)
     theta = np.float64(theta)
-    zero = pearson_zero_terms(
+    zero = pearson.pearson_zero_terms(
         codes, n_batches, sums_genes, sums_cells, sum_total, clips, theta
     )
     return residual_var(

@@ -21,8 +21,9 @@ numpy's ``expm1`` (what scanpy applies to its copy of the matrix; numpy's SIMD
 ``expm1`` is not the C library's, which a kernel would call, see docs/kernel-guide.md)
 to one block of stored values at a time and passes each block: CSC and dense by
 columns (each column is summed on its own), CSR by rows, through
-``mean_var_slots`` / ``mean_var_csr_sums`` / ``mean_var_from_sums``, the three steps of
-``mean_var_csr``, which keep the partial sums between blocks.
+``mean_var_csr_sums`` / ``mean_var_from_sums``, the steps of ``mean_var_csr``
+(each row's slot from ``_groups.row_slots``), which keep the partial sums between
+blocks.
 
 Batches (the kernels' groups, :mod:`.._groups`): ``codes[i]`` is row ``i``'s batch in
 ``[0, n_groups)`` or ``-1`` (row skipped); batch ``b`` gives what scanpy computes on
@@ -39,9 +40,9 @@ import numpy as np
 
 from .._columns import (
     balanced_column_blocks,
-    even_column_blocks,
-    n_blocks_for,
     row_entries,
+    sweep_columns,
+    sweep_dense,
 )
 from .._groups import group_positions
 from ..toolkit import assume, helper, kernel, num_threads, routine, signatures, zeros2
@@ -58,7 +59,6 @@ __all__ = [
     "mean_var_csr_sums",
     "mean_var_dense",
     "mean_var_from_sums",
-    "mean_var_slots",
 ]
 
 _OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
@@ -66,8 +66,6 @@ _MATRIX = "{d}[::1], {i}[::1], {i}[::1], int64, int64"
 #: data, indices, indptr, n_rows, n_cols, codes, n_groups, n_slots, correction,
 #: count_positive
 _CSR = signatures(_OUT + f"({_MATRIX}, int64[::1], int64, int64, int64, boolean)")
-#: codes, n_groups, n_slots
-_SLOTS = signatures("Tuple((int64[::1], int64[::1]))(int64[::1], int64, int64)")
 #: data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
 #: (updated)
 _SUMS = signatures(
@@ -199,17 +197,6 @@ def mean_var_csr(
 # order, as one call over the whole matrix.
 
 
-@kernel(signatures=_SLOTS, parallel=False)
-def mean_var_slots(codes, n_groups, n_slots):
-    """Return ``(slots, counts)``: each row's partial-sum row (or -1), rows per batch.
-
-    Row ``i`` of batch ``b`` at position ``k`` in it adds into partial-sum row
-    ``b * n_slots + k % n_slots``, as fast_array_utils' split does (see
-    :func:`mean_var_csr_sums`).
-    """
-    return _row_slots(codes, n_groups, n_slots)
-
-
 @kernel(signatures=_SUMS, example=mean_var_sums_examples)
 def mean_var_csr_sums(
     data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
@@ -219,7 +206,7 @@ def mean_var_csr_sums(
     ``slots`` take the place of the codes (a row's partial-sum row, or -1);
     ``sums`` is ``(n_groups * n_slots, rec * n_cols)``, zeroed before the first
     block (``rec`` = 3 with ``count_positive``, else 2); ``slots`` are the block's
-    rows' entries of :func:`mean_var_slots`.  Blocks passed in row order give the
+    rows' entries of ``_groups.row_slots``.  Blocks passed in row order give the
     sums of one :func:`mean_var_csr` call bitwise.
     """
     _add_rows(
@@ -234,64 +221,66 @@ def mean_var_from_sums(sums, counts, n_slots, correction, count_positive):
     return _moments_from_sums(sums, counts, n_slots, correction, count_positive)
 
 
+@helper
+def _moments_state(codes, n_groups, n_cols, correction, count_positive, zero):
+    """Return the sweep's state: sums (to be means), sums of squares (variances), ...
+
+    ``(mean, var, npos, count_positive, zero, counts, correction)``; ``zero``: 0 in
+    the dtype the values are squared in (:func:`_moment_add`).
+    """
+    _, counts = group_positions(codes, n_groups)
+    mean = zeros2(n_groups, n_cols, np.float64)
+    var = zeros2(n_groups, n_cols, np.float64)
+    npos = zeros2(n_groups, n_cols if count_positive else 0, np.int64)
+    return (mean, var, npos, count_positive, zero, counts, correction)
+
+
+@helper
+def _moment_add(state, i, b, j, x):
+    """Add value ``x`` to (batch ``b``, column ``j``)'s sum and sum of squares.
+
+    The square is taken in the dtype of ``x + zero``: CSC (``zero`` a float64) as
+    ``value = np.float64(x)`` there, ``value * value``; dense (``zero`` of the data
+    dtype) ``x**2`` in the data dtype, as numpy squares the array before its float64
+    sum.  (``x + 0`` is ``x``, but for -0.0, whose square is the same.)  The state
+    is read by index (see .._columns).
+    """
+    if state[3] and x > 0:  # count_positive
+        state[2][b, j] += 1  # race-free: column j is the sweep's (its block or own)
+    sums = state[0]
+    sums[b, j] += np.float64(x)  # race-free: column j is the sweep's (block or own)
+    xs = x + state[4]
+    squares = state[1]
+    squares[b, j] += np.float64(xs * xs)  # race-free: column j is the sweep's
+
+
+@helper
+def _moments_done(state, lo, hi):
+    """Turn the sums of columns ``lo <= j < hi`` into means and variances."""
+    sums = state[0]
+    squares = state[1]
+    counts = state[5]
+    for b in range(counts.shape[0]):
+        for j in range(lo, hi):
+            m, v = _finish(sums[b, j], squares[b, j], counts[b], state[6])
+            sums[b, j] = m  # race-free: lo <= j < hi, the sweep's own columns
+            squares[b, j] = v  # race-free: lo <= j < hi, the sweep's own columns
+
+
 @kernel(signatures=_CSC, example=examples("csc", mean_var_params("csc")))
 def mean_var_csc(
-    data,
-    indices,
-    indptr,
-    n_rows,
-    n_cols,
-    codes,
-    n_groups,
-    correction,
-    count_positive,
+    data, indices, indptr, n_rows, n_cols, codes, n_groups, correction, count_positive
 ):
     """Mean/var per batch and column of a CSC matrix (stored order; no n_slots here)."""
-    _, counts = group_positions(codes, n_groups)
-    mean = zeros2(n_groups, n_cols, np.float64)  # sums, then means
-    var = zeros2(n_groups, n_cols, np.float64)  # sums of squares, then variances
-    npos = zeros2(n_groups, n_cols if count_positive else 0, np.int64)
-    for j in numba.prange(n_cols):
-        for p in range(indptr[j], indptr[j + 1]):
-            b = codes[indices[p]]
-            if b >= 0:
-                x = data[p]
-                if count_positive and x > 0:
-                    npos[b, j] += 1  # race-free: column j is the prange index
-                v = np.float64(x)  # value = np.float64(x.data[j])
-                mean[b, j] += v  # race-free: column j is the prange index
-                var[b, j] += v * v  # race-free: column j is the prange index
-        for b in range(n_groups):
-            m, v2 = _finish(mean[b, j], var[b, j], counts[b], correction)
-            mean[b, j] = m  # race-free: column j is the prange index
-            var[b, j] = v2  # race-free: column j is the prange index
-    return mean, var, npos
+    st = _moments_state(codes, n_groups, n_cols, correction, count_positive, 0.0)
+    sweep_columns(data, indices, indptr, n_cols, codes, st, _moment_add, _moments_done)
+    return st[0], st[1], st[2]
 
 
 @kernel(signatures=_DENSE, example=examples("dense", mean_var_params("dense")))
 def mean_var_dense(x, codes, n_groups, correction, count_positive):
     """Mean/var per batch and column of a C-contiguous dense matrix."""
-    n_rows, n_cols = x.shape
-    _, counts = group_positions(codes, n_groups)
-    mean = zeros2(n_groups, n_cols, np.float64)  # sums, then means
-    var = zeros2(n_groups, n_cols, np.float64)  # sums of squares, then variances
-    npos = zeros2(n_groups, n_cols if count_positive else 0, np.int64)
-    bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
-    for k in numba.prange(bounds.shape[0] - 1):
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        for i in range(n_rows):
-            b = codes[i]
-            if b >= 0:
-                for j in range(lo, hi):
-                    xv = x[i, j]
-                    if count_positive and xv > 0:
-                        npos[b, j] += 1  # race-free: block k's own columns
-                    mean[b, j] += np.float64(xv)  # race-free: block k's own columns
-                    var[b, j] += np.float64(xv * xv)  # race-free: x**2 in x's dtype
-        for b in range(n_groups):
-            for j in range(lo, hi):
-                m, v2 = _finish(mean[b, j], var[b, j], counts[b], correction)
-                mean[b, j] = m  # race-free: lo <= j < hi, block k's own columns
-                var[b, j] = v2  # race-free: lo <= j < hi, block k's own columns
-    return mean, var, npos
+    zero = x.dtype.type(0.0)
+    st = _moments_state(codes, n_groups, x.shape[1], correction, count_positive, zero)
+    sweep_dense(x, codes, st, _moment_add, _moments_done)
+    return st[0], st[1], st[2]

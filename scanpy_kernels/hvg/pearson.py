@@ -59,11 +59,16 @@ import numba
 import numpy as np
 
 from .._columns import (
-    balanced_column_blocks,
+    column_range,
+    csr_entries,
+    dense_entries,
     even_column_blocks,
     n_blocks_for,
-    row_entries,
+    no_finish,
     row_span,
+    sweep_columns,
+    sweep_csr,
+    sweep_dense,
 )
 from .._groups import group_positions
 from .._sort import argsort
@@ -107,28 +112,31 @@ _SUMS_DENSE = signatures(
 )
 
 
+@helper
+def _gene_add(genes, i, b, j, x):
+    """Add value ``x`` to gene ``j``'s sum in batch ``b`` (the sums' dtype)."""
+    genes[b, j] += x  # race-free: gene j is the sweep's (its block's or its own)
+
+
+@helper
+def _row_sums(mat, n_rows, n_cols, entries, cells):
+    """Each row's sum into ``cells``, in column order and ``cells``' dtype."""
+    for i in numba.prange(n_rows):
+        vals, _ = entries(mat, i, 0, n_cols)  # the whole row: no search
+        acc = cells.dtype.type(0.0)
+        for p in range(vals.shape[0]):
+            acc += vals[p]
+        cells[i] = acc
+
+
 @kernel(signatures=_SUMS_SPARSE, example=examples("csr"))
 def pearson_sums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups):
     """``(sums_genes (n_groups, n_cols), sums_cells (n_rows,))`` in the data dtype."""
     genes = zeros2(n_groups, n_cols, data.dtype)
     cells = zeros1(n_rows, data.dtype)
-    for i in numba.prange(n_rows):
-        acc = data.dtype.type(0.0)
-        row = data[indptr[i] : indptr[i + 1]]  # slices index from 0: no wraparound test
-        for p in range(row.shape[0]):
-            acc += row[p]
-        cells[i] = acc
-    bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 0))
-    for k in numba.prange(bounds.shape[0] - 1):
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        for i in range(n_rows if lo < hi else 0):
-            b = codes[i]
-            if b >= 0:
-                vals, cols = row_entries(data, indices, indptr, i, lo, hi, n_cols)
-                out = genes[b]
-                for p in range(vals.shape[0]):
-                    out[cols[p]] += vals[p]  # race-free: block k's own columns
+    mat = (data, indices, indptr, n_rows, n_cols)
+    _row_sums(mat, n_rows, n_cols, csr_entries, cells)
+    sweep_csr(data, indices, indptr, n_rows, n_cols, codes, genes, _gene_add, no_finish)
     return genes, cells
 
 
@@ -136,11 +144,7 @@ def pearson_sums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups):
 def pearson_sums_csc(data, indices, indptr, n_rows, n_cols, codes, n_groups):
     """Like :func:`pearson_sums_csr` for CSC."""
     genes = zeros2(n_groups, n_cols, data.dtype)
-    for j in numba.prange(n_cols):
-        for p in range(indptr[j], indptr[j + 1]):
-            b = codes[indices[p]]
-            if b >= 0:
-                genes[b, j] += data[p]  # race-free: column j is the prange index
+    sweep_columns(data, indices, indptr, n_cols, codes, genes, _gene_add, no_finish)
     # row sums: a column scatter; blocks of rows, each scanning all columns
     cells = zeros1(n_rows, data.dtype)
     bounds = even_column_blocks(n_rows, n_blocks_for(n_rows, 0))
@@ -160,18 +164,8 @@ def pearson_sums_dense(x, codes, n_groups):
     n_rows, n_cols = x.shape
     genes = zeros2(n_groups, n_cols, np.float64)
     cells = zeros1(n_rows, np.float64)
-    for i in numba.prange(n_rows):
-        acc = 0.0
-        for j in range(n_cols):
-            acc += np.float64(x[i, j])
-        cells[i] = acc
-    bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
-    for k in numba.prange(bounds.shape[0] - 1):
-        for i in range(n_rows):
-            b = codes[i]
-            if b >= 0:
-                for j in range(bounds[k], bounds[k + 1]):
-                    genes[b, j] += np.float64(x[i, j])  # race-free: block k's columns
+    _row_sums((x, column_range(n_cols)), n_rows, n_cols, dense_entries, cells)
+    sweep_dense(x, codes, genes, _gene_add, no_finish)
     return genes, cells
 
 
@@ -376,6 +370,65 @@ def _residual_example(fmt):
     return examples(fmt, params, nonzero_cells=True)
 
 
+@helper
+def _residual_add(state, i, b, j, x):
+    """Add nonzero cell ``i``'s corrections to (batch ``b``, gene ``j``)."""
+    sums_genes = state[0]  # the layout: _residual_state; by index (see .._columns)
+    corr = state[6]
+    xv = np.float64(x)
+    if xv != 0.0 and sums_genes[b, j] != 0:
+        # gene and cell sums, the batch's total and clip, theta, the shift a
+        d1, d2, d3 = _corrections(
+            xv,
+            sums_genes[b, j],
+            state[1][i],
+            state[2][b],
+            state[3][b],
+            state[4],
+            state[5][0, b, j],
+        )
+        corr[0, b, j] += d1  # race-free: gene j is the sweep's (its block's or its own)
+        corr[1, b, j] += d2  # race-free: gene j is the sweep's (its block's or its own)
+        corr[2, b, j] += d3  # race-free: gene j is the sweep's (its block's or its own)
+
+
+@helper
+def _residual_done(state, lo, hi):
+    """Write the variances of genes ``lo <= j < hi`` (zero terms and corrections)."""
+    sums_genes = state[0]
+    zero = state[5]
+    corr = state[6]
+    n_b = state[7]  # rows per batch
+    for b in range(sums_genes.shape[0]):
+        for j in range(lo, hi):
+            if sums_genes[b, j] != 0:
+                v = _finish(
+                    n_b[b],
+                    zero[1, b, j],
+                    zero[2, b, j],
+                    corr[0, b, j],
+                    corr[1, b, j],
+                    corr[2, b, j],
+                )
+                state[8][b, j] = v  # race-free: lo <= j < hi, the sweep's own genes
+
+
+@helper
+def _residual_state(
+    codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+):
+    """Return the sweep's state: inputs, corrections ``[C1, C2, exact zeros]``, output.
+
+    ``(sums_genes, sums_cells, sum_total, clip, theta, zero, corr, n_b, out)``.
+    """
+    n_genes = sums_genes.shape[1]
+    _, n_b = group_positions(codes, n_groups)
+    out = zeros2(n_groups, n_genes, np.float64)
+    # per (batch, gene): C1, C2 and the nonzero cells with residual exactly 0
+    corr = zeros3(3, n_groups, n_genes, np.float64)
+    return (sums_genes, sums_cells, sum_total, clip, theta, zero, corr, n_b, out)
+
+
 @kernel(signatures=_RES_SPARSE, example=_residual_example("csc"))
 def pearson_residual_var_csc(
     data,
@@ -393,37 +446,13 @@ def pearson_residual_var_csc(
     zero,
 ):
     """Residual variance per (batch, gene) of a CSC count matrix (any index order)."""
-    n_genes = n_cols
-    _, n_b = group_positions(codes, n_groups)
-    out = zeros2(n_groups, n_genes, np.float64)
-    c1 = zeros2(n_groups, n_genes, np.float64)
-    c2 = zeros2(n_groups, n_genes, np.float64)
-    c3 = zeros2(n_groups, n_genes, np.float64)  # nonzero cells with residual 0
-    for j in numba.prange(n_genes):
-        for p in range(indptr[j], indptr[j + 1]):
-            i = indices[p]
-            b = codes[i]
-            x = np.float64(data[p])
-            if b >= 0 and x != 0.0 and sums_genes[b, j] != 0:
-                d1, d2, d3 = _corrections(
-                    x,
-                    sums_genes[b, j],
-                    sums_cells[i],
-                    sum_total[b],
-                    clip[b],
-                    theta,
-                    zero[0, b, j],
-                )
-                c1[b, j] += d1  # race-free: column j is the prange index
-                c2[b, j] += d2  # race-free: column j is the prange index
-                c3[b, j] += d3  # race-free: column j is the prange index
-        for b in range(n_groups):
-            if sums_genes[b, j] != 0:
-                v = _finish(
-                    n_b[b], zero[1, b, j], zero[2, b, j], c1[b, j], c2[b, j], c3[b, j]
-                )
-                out[b, j] = v  # race-free: column j is the prange index
-    return out
+    st = _residual_state(
+        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+    )
+    sweep_columns(
+        data, indices, indptr, n_cols, codes, st, _residual_add, _residual_done
+    )
+    return st[8]
 
 
 @kernel(signatures=_RES_SPARSE, example=_residual_example("csr"))
@@ -443,49 +472,13 @@ def pearson_residual_var_csr(
     zero,
 ):
     """Residual variance per (batch, gene) of a canonical CSR count matrix."""
-    n_genes = n_cols
-    _, n_b = group_positions(codes, n_groups)
-    out = zeros2(n_groups, n_genes, np.float64)
-    c1 = zeros2(n_groups, n_genes, np.float64)
-    c2 = zeros2(n_groups, n_genes, np.float64)
-    c3 = zeros2(n_groups, n_genes, np.float64)  # nonzero cells with residual 0
-    bounds = balanced_column_blocks(indices, indptr, n_genes, n_blocks_for(n_genes, 0))
-    for k in numba.prange(bounds.shape[0] - 1):
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        for i in range(n_rows if lo < hi else 0):
-            b = codes[i]
-            if b >= 0:
-                p0, p1 = row_span(indices, indptr, i, lo, hi, n_genes)
-                for p in range(p0, p1):
-                    j = indices[p]
-                    x = np.float64(data[p])
-                    if x != 0.0 and sums_genes[b, j] != 0:
-                        d1, d2, d3 = _corrections(
-                            x,
-                            sums_genes[b, j],
-                            sums_cells[i],
-                            sum_total[b],
-                            clip[b],
-                            theta,
-                            zero[0, b, j],
-                        )
-                        c1[b, j] += d1  # race-free: lo <= j < hi, block k's own columns
-                        c2[b, j] += d2  # race-free: lo <= j < hi, block k's own columns
-                        c3[b, j] += d3  # race-free: lo <= j < hi, block k's own columns
-        for b in range(n_groups):
-            for j in range(lo, hi):
-                if sums_genes[b, j] != 0:
-                    v = _finish(
-                        n_b[b],
-                        zero[1, b, j],
-                        zero[2, b, j],
-                        c1[b, j],
-                        c2[b, j],
-                        c3[b, j],
-                    )
-                    out[b, j] = v  # race-free: lo <= j < hi, block k's own columns
-    return out
+    st = _residual_state(
+        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+    )
+    sweep_csr(
+        data, indices, indptr, n_rows, n_cols, codes, st, _residual_add, _residual_done
+    )
+    return st[8]
 
 
 @kernel(signatures=_RES_DENSE, example=_residual_example("dense"))
@@ -493,44 +486,8 @@ def pearson_residual_var_dense(
     x, codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
 ):
     """Residual variance per (batch, gene) of a C-contiguous dense count matrix."""
-    n_rows, n_genes = x.shape
-    _, n_b = group_positions(codes, n_groups)
-    out = zeros2(n_groups, n_genes, np.float64)
-    c1 = zeros2(n_groups, n_genes, np.float64)
-    c2 = zeros2(n_groups, n_genes, np.float64)
-    c3 = zeros2(n_groups, n_genes, np.float64)  # nonzero cells with residual 0
-    bounds = even_column_blocks(n_genes, n_blocks_for(n_genes, 0))
-    for k in numba.prange(bounds.shape[0] - 1):
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        for i in range(n_rows):
-            b = codes[i]
-            if b >= 0:
-                for j in range(lo, hi):
-                    xv = np.float64(x[i, j])
-                    if xv != 0.0 and sums_genes[b, j] != 0:
-                        d1, d2, d3 = _corrections(
-                            xv,
-                            sums_genes[b, j],
-                            sums_cells[i],
-                            sum_total[b],
-                            clip[b],
-                            theta,
-                            zero[0, b, j],
-                        )
-                        c1[b, j] += d1  # race-free: lo <= j < hi, block k's own columns
-                        c2[b, j] += d2  # race-free: lo <= j < hi, block k's own columns
-                        c3[b, j] += d3  # race-free: lo <= j < hi, block k's own columns
-        for b in range(n_groups):
-            for j in range(lo, hi):
-                if sums_genes[b, j] != 0:
-                    v = _finish(
-                        n_b[b],
-                        zero[1, b, j],
-                        zero[2, b, j],
-                        c1[b, j],
-                        c2[b, j],
-                        c3[b, j],
-                    )
-                    out[b, j] = v  # race-free: lo <= j < hi, block k's own columns
-    return out
+    st = _residual_state(
+        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+    )
+    sweep_dense(x, codes, st, _residual_add, _residual_done)
+    return st[8]

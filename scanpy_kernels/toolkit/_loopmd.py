@@ -24,6 +24,7 @@ from ._hints import HINT_METADATA
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
 __all__ = ["apply_loop_hints", "hooked_lowering"]
 
@@ -55,39 +56,49 @@ def _successors(block: lir.Block) -> list[lir.Block]:
     return [op for op in term.operands if isinstance(op, lir.Block)]
 
 
-def _natural_loops(func: lir.Function):
-    """Return ``{header: (body blocks, latches)}`` and the successor map."""
-    blocks = func.blocks
-    succ = {b: _successors(b) for b in blocks}
-    pred: dict[lir.Block, list[lir.Block]] = {b: [] for b in blocks}
-    for b, ss in succ.items():
+def back_edge_loops(nodes: list, succ: dict) -> Iterator[tuple[Any, Any, set]]:
+    """Yield ``(header, latch, body)`` for each back edge of a CFG (entry ``nodes[0]``).
+
+    Iterative dominator sets (functions are small; clarity over speed); an edge
+    ``latch -> header`` is a back edge when ``header`` dominates ``latch``; ``body`` is
+    the header and every node reaching the latch without passing the header.  Nodes:
+    any hashable (llvmlite IR blocks here, LLVM block addresses in the verifier).
+    """
+    pred: dict = {n: [] for n in nodes}
+    for n, ss in succ.items():
         for s in ss:
-            pred[s].append(b)
-    # iterative dominator sets (functions are small; clarity over speed)
-    everything = set(blocks)
-    dom = {b: set(everything) for b in blocks}
-    dom[blocks[0]] = {blocks[0]}
+            pred[s].append(n)
+    dom = {n: set(nodes) for n in nodes}
+    dom[nodes[0]] = {nodes[0]}
     changed = True
     while changed:
         changed = False
-        for b in blocks[1:]:
-            preds = [dom[p] for p in pred[b]]
-            new = {b} | (set.intersection(*preds) if preds else set())
-            if new != dom[b]:
-                dom[b], changed = new, True
-    loops: dict[lir.Block, tuple[set, list]] = {}
-    for b in blocks:
-        for s in succ[b]:
-            if s in dom[b]:  # back edge b -> s: s is a loop header, b a latch
-                body, latches = loops.setdefault(s, ({s}, []))
-                latches.append(b)
-                stack = [b] if b is not s else []
-                body.add(b)
+        for n in nodes[1:]:
+            preds = [dom[p] for p in pred[n]]
+            new = {n} | (set.intersection(*preds) if preds else set())
+            if new != dom[n]:
+                dom[n], changed = new, True
+    for n in nodes:
+        for header in succ[n]:
+            if header in dom[n]:
+                body, stack = {header, n}, [n] if n != header else []
                 while stack:
                     for p in pred[stack.pop()]:
                         if p not in body:
                             body.add(p)
                             stack.append(p)
+                yield header, n, body
+
+
+def _natural_loops(func: lir.Function):
+    """Return ``{header: (body blocks, latches)}`` and the successor map."""
+    blocks = func.blocks
+    succ = {b: _successors(b) for b in blocks}
+    loops: dict[lir.Block, tuple[set, list]] = {}
+    for header, latch, body in back_edge_loops(blocks, succ):
+        merged, latches = loops.setdefault(header, ({header}, []))
+        latches.append(latch)
+        merged |= body
     return loops, succ
 
 

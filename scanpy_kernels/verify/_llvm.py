@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import llvmlite.binding as llb
 
+from ..toolkit._loopmd import back_edge_loops
+
 __all__ = ["ModuleFacts", "module_facts"]
 
 _PY_CALL = re.compile(r"^_?Py")
@@ -63,32 +65,10 @@ def _loop_depth(fn) -> dict[int, int]:
         ]
         for b in blocks
     }
-    pred: dict[int, list[int]] = {n: [] for n in names}
-    for n, ss in succ.items():
-        for s in ss:
-            pred[s].append(n)
-    dom = {n: set(names) for n in names}
-    dom[names[0]] = {names[0]}
-    changed = True
-    while changed:
-        changed = False
-        for n in names[1:]:
-            ps = [dom[p] for p in pred[n]]
-            new = {n} | (set.intersection(*ps) if ps else set())
-            if new != dom[n]:
-                dom[n], changed = new, True
     depth = dict.fromkeys(names, 0)
-    for n in names:
-        for header in succ[n]:
-            if header in dom[n]:  # back edge n -> header
-                body, stack = {header, n}, [n] if n != header else []
-                while stack:
-                    for p in pred[stack.pop()]:
-                        if p not in body:
-                            body.add(p)
-                            stack.append(p)
-                for b in body:
-                    depth[b] += 1
+    for _, _, body in back_edge_loops(names, succ):
+        for b in body:
+            depth[b] += 1
     return depth
 
 
