@@ -9,10 +9,12 @@ the rank sums (without the driver's step they differ from scanpy's in most genes
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
 from scanpy_kernels.rank_genes_groups import nan_rank_sums
+from scanpy_kernels.rank_genes_groups.nan_ranks import _argsort
 
 from .test_rgg_kernels import (
     CASE_IDS,
@@ -67,3 +69,32 @@ def test_nan_rank_sums_is_scanpys_rankdata(dtype):
         nan = np.isnan(values)
         want = np.bincount(slots[nan], weights=ranks[nan], minlength=4)
         np.testing.assert_array_equal(nan_rank_sums(values, slots, 4), want)
+
+
+@numba.njit
+def _numba_argsort(a):
+    return np.argsort(a)
+
+
+@numba.njit
+def _ours(a):
+    return _argsort(a)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_argsort_is_numbas_quicksort(dtype):
+    """The same permutation as numba's ``np.argsort``: ties, NaNs, sorted runs, sizes."""
+    rng = np.random.default_rng(6)
+    for n in (0, 1, 2, 14, 15, 16, 17, 100, 1000, 20000):
+        for kind in ("ties", "nan", "sorted", "reversed", "constant"):
+            a = np.round(rng.normal(0.0, 1.0, n), 1)
+            if kind == "nan":
+                a[rng.random(n) < 0.3] = np.nan
+            elif kind == "sorted":
+                a.sort()
+            elif kind == "reversed":
+                a = a[np.argsort(-a, kind="stable")]
+            elif kind == "constant":
+                a[:] = 2.0
+            a = a.astype(dtype)
+            np.testing.assert_array_equal(_ours(a), _numba_argsort(a), err_msg=f"{n} {kind}")
