@@ -48,7 +48,7 @@ _MAX_STACK = 100
 
 @routine
 def _lt(a, b):
-    """numba's ``lt_floats``: NaN sorts after every number."""
+    """Return numba's ``lt_floats``: NaN sorts after every number."""
     return a < b or (np.isnan(b) and not np.isnan(a))
 
 
