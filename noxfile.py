@@ -162,6 +162,26 @@ def speed(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=PY312)
+def defaults(session: nox.Session) -> None:
+    """The default-settings rule, measured: pristine vs patched with ``n_jobs`` never set.
+
+    S (10,000 x 5,000 CSR), 3 alternated process pairs, ``NUMBA_NUM_THREADS=2``; fails if
+    a case is slower than pristine or keeps fewer threads busy (CPU seconds per wall
+    second, median of the pairs). Report: build/bench-results/defaults/performance.md.
+    """
+    _pipeline(session, "fork", posargs=False)
+    patched = ROOT / "build" / "envs" / "patched" / "bin" / "python"
+    pristine = ROOT / "build" / "envs" / "pristine" / "bin" / "python"
+    session.run(
+        str(patched), str(ROOT / "benchmarks" / "speed.py"),
+        "--pristine-python", str(pristine), "--patched-python", str(patched),
+        "--sizes", "S", "--formats", "csr", "--sections", "defaults", "--pairs", "3",
+        "--out", str(ROOT / "build" / "bench-results" / "defaults" / "performance.md"),
+        "--check-defaults", *session.posargs, external=True,
+    )
+
+
 @nox.session(name="asv", python=PY312)
 def asv_session(session: nox.Session) -> None:
     """asv over the fork's commits (pristine sdist, then one commit per patch).
