@@ -151,6 +151,11 @@ def speed(session: nox.Session) -> None:
     a few minutes (report under build/bench-results/quick/). Other arguments go to
     speed.py (``--sizes S kang8684``, ``--sections pairs,probe``, ...).
     """
+    _speed(session, *session.posargs)
+
+
+def _speed(session: nox.Session, *args: str) -> None:
+    """Build the fork's envs, then run benchmarks/speed.py on pristine vs patched."""
     _pipeline(session, "fork", posargs=False)
     patched = ROOT / "build" / "envs" / "patched" / "bin" / "python"
     pristine = ROOT / "build" / "envs" / "pristine" / "bin" / "python"
@@ -158,7 +163,7 @@ def speed(session: nox.Session) -> None:
     session.run(
         str(patched), str(ROOT / "benchmarks" / "speed.py"),
         "--pristine-python", str(pristine), "--patched-python", str(patched),
-        *session.posargs, external=True,
+        *args, external=True,
     )
 
 
@@ -170,15 +175,10 @@ def defaults(session: nox.Session) -> None:
     a case is slower than pristine or keeps fewer threads busy (CPU seconds per wall
     second, median of the pairs). Report: build/bench-results/defaults/performance.md.
     """
-    _pipeline(session, "fork", posargs=False)
-    patched = ROOT / "build" / "envs" / "patched" / "bin" / "python"
-    pristine = ROOT / "build" / "envs" / "pristine" / "bin" / "python"
-    session.run(
-        str(patched), str(ROOT / "benchmarks" / "speed.py"),
-        "--pristine-python", str(pristine), "--patched-python", str(patched),
-        "--sizes", "S", "--formats", "csr", "--sections", "defaults", "--pairs", "3",
+    _speed(
+        session, "--sizes", "S", "--formats", "csr", "--sections", "defaults", "--pairs", "3",
         "--out", str(ROOT / "build" / "bench-results" / "defaults" / "performance.md"),
-        "--check-defaults", *session.posargs, external=True,
+        "--check-defaults", *session.posargs,
     )
 
 

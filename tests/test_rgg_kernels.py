@@ -247,12 +247,15 @@ def test_tests_match_pristine(fmt, dtype, index_dtype, groupby, groups, referenc
     """scores / pvals / logfoldchanges of wilcoxon (± tie correction) and both t-tests."""
     x, obs = make_data(2)
     xm = as_format(x, fmt, dtype, index_dtype)
-    for method, tie_correct in [
-        ("wilcoxon", False),
-        ("wilcoxon", True),
-        ("t-test", False),
-        ("t-test_overestim_var", False),
-    ]:
+    tests = [("wilcoxon", False), ("wilcoxon", True), ("t-test", False), ("t-test_overestim_var", False)]
+    match_pristine_tests(xm, obs, (groupby, groups, reference), tests)
+
+
+def match_pristine_tests(xm, obs, setup, tests):
+    """Each ``(method, tie_correct)`` of ``tests``: pristine's results, bit for bit."""
+    __tracebackhide__ = True
+    groupby, groups, reference = setup
+    for method, tie_correct in tests:
         rg = _pristine(xm, obs, groupby, groups, reference)
         rg.compute_statistics(method, tie_correct=tie_correct)
         ref = -1 if rg.ireference is None else int(rg.ireference)
@@ -267,13 +270,8 @@ def test_negative_and_nan_match_pristine(fmt, groupby, groups, reference):
     """Negative values (zeros rank in the middle) and NaN (each NaN its own block, last)."""
     x, obs = make_data(3, negative=True, nan=True)
     xm = as_format(x, fmt, np.float64, np.int64)
-    for method, tie_correct in [("wilcoxon", True), ("wilcoxon", False), ("t-test", False)]:
-        rg = _pristine(xm, obs, groupby, groups, reference)
-        rg.compute_statistics(method, tie_correct=tie_correct)
-        ref = -1 if rg.ireference is None else int(rg.ireference)
-        codes = _codes(rg, obs, groupby)
-        got = run_kernels(xm, codes, len(rg.groups_order), ref=ref, method=method, tie_correct=tie_correct)
-        _compare_results(rg, got, ref)
+    tests = [("wilcoxon", True), ("wilcoxon", False), ("t-test", False)]
+    match_pristine_tests(xm, obs, (groupby, groups, reference), tests)
 
 
 def test_explicit_zeros_are_implicit():

@@ -21,12 +21,9 @@ from .test_rgg_kernels import (
     CASES,
     SETUP_IDS,
     SETUPS,
-    _codes,
-    _compare_results,
-    _pristine,
     as_format,
     make_data,
-    run_kernels,
+    match_pristine_tests,
 )
 
 
@@ -45,13 +42,8 @@ def _nan_data(seed):
 def test_nan_in_many_groups_match_pristine(fmt, dtype, index_dtype, groupby, groups, reference):
     x, obs = _nan_data(4)
     xm = as_format(x, fmt, dtype, index_dtype)
-    for tie_correct in (False, True):
-        rg = _pristine(xm, obs, groupby, groups, reference)
-        rg.compute_statistics("wilcoxon", tie_correct=tie_correct)
-        ref = -1 if rg.ireference is None else int(rg.ireference)
-        codes = _codes(rg, obs, groupby)
-        got = run_kernels(xm, codes, len(rg.groups_order), ref=ref, tie_correct=tie_correct)
-        _compare_results(rg, got, ref)
+    tests = [("wilcoxon", False), ("wilcoxon", True)]
+    match_pristine_tests(xm, obs, (groupby, groups, reference), tests)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

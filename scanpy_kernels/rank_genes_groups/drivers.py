@@ -124,9 +124,14 @@ def _nan_ranks_as_scanpy(
     """
     rows, cols = _nan_cells(m)
     slots = _with_remainder(codes, n_groups)
-    if ref >= 0:  # vs a reference only the pair's cells are ranked, group's first
-        pairs = [(g, np.flatnonzero(codes == g)) for g in range(n_groups) if g != ref]
+    if ref >= 0:  # vs a reference scanpy ranks each pair's cells, the group's first
         ref_cells = np.flatnonzero(codes == ref)
+        pairs = []  # (group, the pair's cells in scanpy's order, 1 for the reference's)
+        for g in range(n_groups):
+            if g != ref:
+                cells = np.flatnonzero(codes == g)
+                in_ref = np.repeat(np.int64([0, 1]), [cells.size, ref_cells.size])
+                pairs.append((g, np.concatenate([cells, ref_cells]), in_ref))
     genes, starts = np.unique(cols, return_index=True)
     nan_rows = np.split(rows, starts[1:])
     mixed = [
@@ -143,14 +148,11 @@ def _nan_ranks_as_scanpy(
             if ref < 0:
                 _shift(rank_sums[:, j], col, slots, slots[r], n_groups + 1)
                 continue
-            for g, cells in pairs:
+            for g, order, in_ref in pairs:
                 r_pair = r[(codes[r] == g) | (codes[r] == ref)]
                 if np.unique(codes[r_pair]).size > 1:  # NaNs in g and in ref
-                    in_ref = np.zeros(cells.size + ref_cells.size, np.int64)
-                    in_ref[cells.size :] = 1
-                    values = col[np.concatenate([cells, ref_cells])]
                     nan_slots = (codes[r_pair] == ref).astype(np.int64)
-                    _shift(rank_sums[g : g + 1, j], values, in_ref, nan_slots, 2)
+                    _shift(rank_sums[g : g + 1, j], col[order], in_ref, nan_slots, 2)
 
 
 def _shift(
