@@ -25,7 +25,7 @@ import math
 import numba
 import numpy as np
 
-from ._input import UnsupportedInputError
+from ._input import FLOATS, UnsupportedInputError
 from .toolkit import kernel, signatures, vectorize
 
 __all__ = ["are_counts", "nonnegative_integers"]
@@ -89,7 +89,7 @@ def are_counts(data: np.ndarray) -> bool:
     False
     """
     if not (
-        data.dtype in (np.float32, np.float64)
+        data.dtype in FLOATS
         and data.dtype.isnative
         and (data.flags.c_contiguous or data.flags.f_contiguous)
     ):
