@@ -6,9 +6,11 @@ full passes, the second allocating ``data % 1`` and its comparison.  It runs on 
 ``highly_variable_genes(flavor='seurat_v3'...)``, pearson-residuals HVG and
 ``rank_genes_groups`` call (there to warn about un-logged data).
 
-:func:`nonnegative_integers` gives the same answer in one parallel pass that stops at
-the first sweep holding a bad value (log-normalised data: within the first sweep);
-:func:`are_counts`, what scanpy calls, routes an array to it.
+:func:`nonnegative_integers` gives the same answer in one pass that stops at the
+first chunk holding a bad value; :func:`are_counts`, what scanpy calls, routes an
+array to it in growing sweeps, each split over threads
+(:func:`~.toolkit.split_range`: a serial kernel compiles in a fraction of a
+``prange``'s time), so log-normalised data stop within the first sweep.
 Per value, ``ok = copysign(1, x) > 0 and x - floor(x) == 0``:
 
 - the sign test is ``signbit``: it rejects negatives, ``-0.0`` and negative NaNs;
@@ -22,18 +24,17 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 from ._input import FLOATS, UnsupportedInputError
-from .toolkit import kernel, signatures, vectorize
+from .toolkit import kernel, signatures, split_range, vectorize
 
 __all__ = ["are_counts", "nonnegative_integers"]
 
-#: values per parallel chunk (one prange iteration)
+#: values per chunk: the kernel returns after the first chunk holding a bad value
 CHUNK = 1 << 16
-#: chunks per sweep: the kernel returns after the first sweep that holds a bad value
-SWEEP = 64
+#: values in the first sweep over threads; each further sweep is twice as long
+FIRST_SWEEP = 1 << 20
 
 #: the stored values (CSR/CSC ``data`` or a raveled array), writable or read-only
 _SIGS = signatures("boolean({d}[::1])") + signatures(
@@ -52,27 +53,20 @@ def _examples(rng):
     return [(x.astype(dtype),) for x in cases for dtype in (np.float32, np.float64)]
 
 
-@kernel(signatures=_SIGS, example=_examples)
+@kernel(signatures=_SIGS, example=_examples, parallel=False)
 def nonnegative_integers(data):
     """Whether no value has its sign bit set and every value is a whole number."""
     n = data.shape[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    n_bad = np.zeros(SWEEP, np.int64)  # bad values per chunk of the current sweep
-    for first in range(0, n_chunks, SWEEP):
-        k = min(SWEEP, n_chunks - first)
-        for c in numba.prange(k):
-            lo = (first + c) * CHUNK
-            chunk = data[lo : min(lo + CHUNK, n)]  # indexed from 0: no wraparound test
-            bad = 0
-            vectorize(data)  # an integer count: any order is exact
-            for p in range(chunk.shape[0]):
-                x = chunk[p]
-                # signbit(x) or x % 1 != 0 (NaN and inf included, see the module doc)
-                bad += (math.copysign(1.0, x) < 0.0) | (x - np.floor(x) != 0.0)
-            n_bad[c] = bad  # race-free: c is the prange index
-        for c in range(k):
-            if n_bad[c]:
-                return False
+    for lo in range(0, n, CHUNK):
+        chunk = data[lo : min(lo + CHUNK, n)]  # indexed from 0: no wraparound test
+        bad = 0
+        vectorize(data)  # an integer count: any order is exact
+        for p in range(chunk.shape[0]):
+            x = chunk[p]
+            # signbit(x) or x % 1 != 0 (NaN and inf included, see the module doc)
+            bad += (math.copysign(1.0, x) < 0.0) | (x - np.floor(x) != 0.0)
+        if bad:
+            return False
     return True
 
 
@@ -95,4 +89,16 @@ def are_counts(data: np.ndarray) -> bool:
     ):
         msg = f"the count check takes contiguous native float32/64, not {data.dtype}"
         raise UnsupportedInputError(msg)
-    return nonnegative_integers(np.asarray(data).ravel(order="K"))
+    flat = np.asarray(data).ravel(order="K")
+    lo, size = 0, FIRST_SWEEP
+    while lo < flat.size:
+        sweep = flat[lo : lo + size]
+        parts = split_range(
+            lambda a, b, sweep=sweep: nonnegative_integers(sweep[a:b]),
+            sweep.size,
+            min_size=CHUNK,
+        )
+        if not all(parts):
+            return False
+        lo, size = lo + size, 2 * size
+    return True

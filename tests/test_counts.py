@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scanpy_kernels import UnsupportedInputError
-from scanpy_kernels.counts import CHUNK, SWEEP, are_counts, nonnegative_integers
+from scanpy_kernels.counts import CHUNK, FIRST_SWEEP, are_counts, nonnegative_integers
 from scanpy_kernels.toolkit import thread_limit
 
 DTYPES = (np.float32, np.float64)
@@ -31,15 +31,21 @@ def _counts(n: int, dtype, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("value", BAD + GOOD, ids=repr)
 def test_single_value_each_position(dtype, value):
-    """One special value at the start, a chunk edge, inside a later sweep, the end."""
-    n = SWEEP * CHUNK + 3 * CHUNK + 17  # two sweeps, the last chunk partial
+    """One special value at the start, a chunk edge, in later sweeps, the end.
+
+    The kernel on the whole array, and ``are_counts`` (sweeps split over threads).
+    """
+    n = 3 * FIRST_SWEEP + 3 * CHUNK + 17  # three sweeps, the last one partial
     base = _counts(n, dtype)
     v = np.array(value).astype(dtype)  # as stored: 1e-40 is a float32 subnormal
-    for pos in (0, CHUNK - 1, CHUNK, SWEEP * CHUNK + 5, n - 1):
+    for pos in (0, CHUNK - 1, CHUNK, FIRST_SWEEP + 5, 3 * FIRST_SWEEP // 2, n - 1):
         x = base.copy()
         x[pos] = v
         expected = pristine(x)
         assert nonnegative_integers(x) is expected, (dtype, value, pos)
+        for threads in (1, 2):
+            with thread_limit(threads):
+                assert are_counts(x) is expected, (dtype, value, pos, threads)
         assert np.array_equal(x, np.where(np.arange(n) == pos, v, base), equal_nan=True)
 
 

@@ -184,7 +184,7 @@ def _pristine_mean_var(xb, *, n_threads):
 
 def _kernel_mean_var(fmt, x, codes, nb, *, n_slots, count):
     if fmt == "csr":
-        return call(hvg.mean_var_csr, *matrix_args(x), codes, nb, n_slots, 1, count)
+        return hvg.mean_var_csr(*matrix_args(x), codes, nb, n_slots, 1, count)
     if fmt == "csc":
         return call(hvg.mean_var_csc, *matrix_args(x), codes, nb, 1, count)
     return call(hvg.mean_var_dense, x, codes, nb, 1, count)
@@ -228,6 +228,23 @@ def test_mean_var_csr_bitwise(x_counts, codes3, dtype, index):
         _check_mean_var("csr", _unlogged(x, 2), codes3, 3, threads=threads, n_slots=2)
 
 
+def test_mean_var_csr_small_and_empty_batches(x_counts):
+    """The numpy combine: a batch of one row (no correction), of none (NaN)."""
+    x = as_format(np.log1p(x_counts), "csr", np.float32)
+    codes = np.full(x.shape[0], -1, np.int64)
+    codes[5] = 0  # batch 0: one row
+    codes[10:40] = 2  # batch 1: no rows
+    for count in (False, True):
+        mean, var, npos = hvg.mean_var_csr(*matrix_args(x), codes, 3, 2, 1, count)
+        rm, rv = _pristine_mean_var(x[5:6], n_threads=2)
+        assert np.array_equal(mean[0], rm) and np.array_equal(var[0], rv)
+        assert np.isnan(mean[1]).all() and np.isnan(var[1]).all()
+        rm, rv = _pristine_mean_var(x[10:40], n_threads=2)
+        assert np.array_equal(mean[2], rm) and np.array_equal(var[2], rv)
+        if count:
+            assert np.array_equal(npos[1], np.zeros(x.shape[1], np.int64))
+
+
 def test_mean_var_csr_slots_matter(x_counts):
     """The reference is sensitive to the row partition: n_slots must be passed right."""
     # float64 data (float32 values and squares sum exactly in float64: any order)
@@ -239,18 +256,16 @@ def test_mean_var_csr_slots_matter(x_counts):
 
 
 def _mean_var_csr_blocked(x, codes, nb, row_bounds, *, n_slots, count):
-    """mean_var_csr's three steps over the row blocks ``row_bounds`` (as the frontend)."""
+    """mean_var_csr's two steps over the row blocks ``row_bounds`` (as the frontend)."""
     data, indices, indptr = components(x)
     slots, n_rows = row_slots(codes, nb, n_slots)
     sums = np.zeros((nb * n_slots, (3 if count else 2) * x.shape[1]))
     for r0, r1 in pairwise(row_bounds):
         p0, p1 = indptr[r0], indptr[r1]
         block = (data[p0:p1].copy(), indices[p0:p1], indptr[r0 : r1 + 1] - p0, r1 - r0)
-        out = call(
-            hvg.mean_var_csr_sums, *block, x.shape[1], slots[r0:r1], n_slots, count, sums
-        )
+        out = call(hvg.mean_var_csr_sums, *block, x.shape[1], slots[r0:r1], n_slots, count, sums)
         assert out is sums or np.shares_memory(out, sums)  # updated in place
-    return call(hvg.mean_var_from_sums, sums, n_rows, n_slots, 1, count)
+    return hvg.mean_var_from_sums(sums, n_rows, n_slots, 1, count)
 
 
 @pytest.mark.parametrize("index", INDEX, ids=lambda t: t.__name__)
@@ -265,9 +280,7 @@ def test_mean_var_csr_blocks_bitwise(x_counts, codes3, dtype, index):
             for n_slots in (1, 2, 3):
                 for count in (False, True):
                     with thread_limit(threads):
-                        whole = hvg.mean_var_csr(
-                            *matrix_args(x), codes, nb, n_slots, 1, count
-                        )
+                        whole = hvg.mean_var_csr(*matrix_args(x), codes, nb, n_slots, 1, count)
                         for bounds in splits:
                             got = _mean_var_csr_blocked(
                                 x, codes, nb, bounds, n_slots=n_slots, count=count

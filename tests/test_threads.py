@@ -13,6 +13,7 @@ from scanpy_kernels.toolkit import (
     kernel,
     plan_threads,
     set_thread_limit_provider,
+    split_range,
     thread_limit,
     thread_partials,
 )
@@ -116,3 +117,23 @@ def test_thread_partials_have_one_row_per_thread():
         sums, rows = partial_rows(np.ones(1000))
     assert rows == 1
     assert sums.tolist() == [334.0, 333.0, 333.0]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_split_range_covers_the_range_in_order(threads):
+    """Contiguous ranges in order, one per allowed thread, each on a worker thread."""
+    seen = []
+
+    def rec(lo, hi):
+        seen.append(threading.current_thread() is threading.main_thread())
+        return lo, hi, plan_threads()
+
+    with thread_limit(threads):
+        parts = split_range(rec, 1000, min_size=10)
+    n = min(threads, N)
+    assert [p[:2] for p in parts] == [(1000 * k // n, 1000 * (k + 1) // n) for k in range(n)]
+    assert all(p[2] == 1 for p in parts)  # kernels called there run serially
+    assert seen == [n == 1] * n  # one range: on this thread, else on workers
+    with thread_limit(threads):
+        assert split_range(rec, 15, min_size=10)[0][:2] == (0, 15)  # too small to split
+        assert split_range(rec, 0)[0][:2] == (0, 0)

@@ -19,7 +19,6 @@ from ..toolkit import matrix_args, matrix_examples
 __all__ = [
     "clipped_sums_params",
     "examples",
-    "mean_var_from_sums_examples",
     "mean_var_params",
     "mean_var_sums_examples",
     "pearson_residual_params",
@@ -69,10 +68,9 @@ def clipped_sums_params(rng, x, codes, nb, dtype):
     return [(rng.uniform(0.5, 4.0, (nb, x.shape[1])),)]
 
 
-def mean_var_params(fmt):
-    """``[n_slots,] correction, count_positive`` of ``mean_var_<fmt>``."""
-    slots = (2,) if fmt == "csr" else ()
-    return lambda *_: [(*slots, 1, count_positive) for count_positive in (False, True)]
+def mean_var_params(*_):
+    """``correction, count_positive`` of ``mean_var_csc`` / ``mean_var_dense``."""
+    return [(1, count_positive) for count_positive in (False, True)]
 
 
 def mean_var_sums_examples(rng):
@@ -87,20 +85,6 @@ def mean_var_sums_examples(rng):
             rec = 3 if count_positive else 2
             sums = rng.uniform(0.0, 10.0, (nb * 2, rec * x.shape[1]))
             out.append((*block, slots[r0:], 2, count_positive, sums))
-    return out
-
-
-def mean_var_from_sums_examples(rng):
-    """Make inputs of ``mean_var_from_sums``: partial sums of 2 slots per batch."""
-    out = []
-    for x, _, _, codes, nb in _cases(rng):
-        _, counts = row_slots(codes, nb, 2)
-        for count_positive in (False, True):
-            rec = 3 if count_positive else 2
-            sums = rng.uniform(0.0, 10.0, (nb * 2, rec * x.shape[1]))
-            if count_positive:
-                sums[:, 2::3] = np.floor(sums[:, 2::3])
-            out.append((sums, counts.astype(np.int64), 2, 1, count_positive))
     return out
 
 

@@ -20,10 +20,12 @@ flavor seurat's moments are those of ``expm1`` of the log data: the frontend app
 numpy's ``expm1`` (what scanpy applies to its copy of the matrix; numpy's SIMD
 ``expm1`` is not the C library's, which a kernel would call, see docs/kernel-guide.md)
 to one block of stored values at a time and passes each block: CSC and dense by
-columns (each column is summed on its own), CSR by rows, through
-``mean_var_csr_sums`` / ``mean_var_from_sums``, the steps of ``mean_var_csr``
-(each row's slot from ``_groups.row_slots``), which keep the partial sums between
-blocks.
+columns (each column is summed on its own), CSR by rows into the partial sums of
+the one CSR kernel, ``mean_var_csr_sums`` (each row's slot from
+``_groups.row_slots``), which keep their state between blocks.  The CSR combine,
+``mean_var_from_sums``, is numpy: O(batches x slots x genes) work that a kernel
+made every process compile for ~1.7 s (docs/kernel-guide.md, "Compile time");
+``mean_var_csr`` is the two steps over all rows.
 
 Batches (the kernels' groups, :mod:`.._groups`): ``codes[i]`` is row ``i``'s batch in
 ``[0, n_groups)`` or ``-1`` (row skipped); batch ``b`` gives what scanpy computes on
@@ -35,6 +37,8 @@ has no columns (saves a counter update per stored value, and the memory).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 
@@ -44,14 +48,14 @@ from .._columns import (
     sweep_columns,
     sweep_dense,
 )
-from .._groups import group_positions
-from ..toolkit import assume, helper, kernel, num_threads, routine, signatures, zeros2
-from ._examples import (
-    examples,
-    mean_var_from_sums_examples,
-    mean_var_params,
-    mean_var_sums_examples,
-)
+from .._groups import group_positions, row_slots
+from ..toolkit import assume, helper, kernel, num_threads, signatures, zeros2
+from ._examples import examples, mean_var_params, mean_var_sums_examples
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    Moments = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
 
 __all__ = [
     "mean_var_csc",
@@ -63,16 +67,11 @@ __all__ = [
 
 _OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
 _MATRIX = "{d}[::1], {i}[::1], {i}[::1], int64, int64"
-#: data, indices, indptr, n_rows, n_cols, codes, n_groups, n_slots, correction,
-#: count_positive
-_CSR = signatures(_OUT + f"({_MATRIX}, int64[::1], int64, int64, int64, boolean)")
 #: data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
 #: (updated)
 _SUMS = signatures(
     f"float64[:, ::1]({_MATRIX}, int64[::1], int64, boolean, float64[:, ::1])"
 )
-#: sums, counts, n_slots, correction, count_positive
-_FROM_SUMS = signatures(_OUT + "(float64[:, ::1], int64[::1], int64, int64, boolean)")
 #: data, indices, indptr, n_rows, n_cols, codes, n_groups, correction, count_positive
 _CSC = signatures(_OUT + f"({_MATRIX}, int64[::1], int64, int64, boolean)")
 #: x, codes, n_groups, correction, count_positive
@@ -89,34 +88,26 @@ def _finish(s, q, n, correction):
     return mean, var
 
 
-@helper
-def _record_width(count_positive):
-    """Fields of a partial-sum record: sum, sum of squares (and the positives)."""
-    return 3 if count_positive else 2
-
-
-@routine
-def _row_slots(codes, n_groups, n_slots):
-    """Per row its partial-sum row ``batch * n_slots + position % n_slots`` (or -1)."""
-    pos, counts = group_positions(codes, n_groups)
-    slots = np.empty(codes.shape[0], np.int64)
-    for i in range(codes.shape[0]):
-        slots[i] = codes[i] * n_slots + pos[i] % n_slots if codes[i] >= 0 else -1
-    return slots, counts
-
-
-@helper
-def _add_rows(
+@kernel(signatures=_SUMS, example=mean_var_sums_examples)
+def mean_var_csr_sums(
     data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
 ):
-    """Add every row ``i`` with ``slots[i] >= 0`` into ``sums[slots[i]]``, in row order.
+    """Add a block of canonical CSR rows into partial sums (updated and returned).
+
+    ``slots[i]``: row ``i``'s partial-sum row (``_groups.row_slots``: batch
+    ``b``'s ``k``-th row adds into ``b * n_slots + k % n_slots``), or -1 to skip it;
+    ``sums`` is ``(n_groups * n_slots, rec * n_cols)``, a record per (slot, column)
+    with its fields side by side (an update touches one cache line): sum, sum of
+    squares and, with ``count_positive``, the values ``> 0`` (a float64 count:
+    exact below 2**53), so ``rec`` is 3 with ``count_positive``, else 2.  Zeroed
+    before the first block; blocks passed in row order give the sums of one pass.
 
     fast_array_utils' own split: slot ``t`` sums the rows at positions ``t``,
-    ``t + n_slots``, ... of each batch, one task per slot, each over whole rows.  With
-    fewer slots than threads, a slot is also split into column blocks (found by
-    binary search).
+    ``t + n_slots``, ... of each batch, one task per slot, each over whole rows.
+    With fewer slots than threads, a slot is also split into column blocks (found
+    by binary search).
     """
-    rec = _record_width(count_positive)
+    rec = 3 if count_positive else 2
     n_split = max(1, min(n_cols, -(-num_threads() // n_slots)))
     bounds = balanced_column_blocks(indices, indptr, n_cols, n_split)
     for task in numba.prange(n_slots * n_split):
@@ -136,89 +127,69 @@ def _add_rows(
                     row[q + 1] += x * x  # race-free: slot t's own rows, columns lo..hi
                     if count_positive:
                         row[q + 2] += x > 0  # race-free: slot t's own rows, lo..hi
-
-
-@helper
-def _moments_from_sums(sums, counts, n_slots, correction, count_positive):
-    """Mean, variance (and positives) per batch and column from the slots' sums."""
-    n_groups = counts.shape[0]
-    rec = _record_width(count_positive)
-    n_cols = sums.shape[1] // rec
-    mean = np.empty((n_groups, n_cols))
-    var = np.empty((n_groups, n_cols))
-    npos = np.empty((n_groups, n_cols if count_positive else 0), np.int64)
-    for j in numba.prange(n_cols):
-        q = rec * j
-        for b in range(n_groups):
-            tot = 0.0  # sums[:, c].sum(): slots in order
-            tot_sq = 0.0
-            n_pos = 0.0
-            for t in range(n_slots):
-                tot += sums[b * n_slots + t, q]
-                tot_sq += sums[b * n_slots + t, q + 1]
-                if count_positive:
-                    n_pos += sums[b * n_slots + t, q + 2]
-            m, v2 = _finish(tot, tot_sq, counts[b], correction)
-            mean[b, j] = m
-            var[b, j] = v2
-            if count_positive:
-                npos[b, j] = np.int64(n_pos)
-    return mean, var, npos
-
-
-@kernel(signatures=_CSR, example=examples("csr", mean_var_params("csr")))
-def mean_var_csr(
-    data,
-    indices,
-    indptr,
-    n_rows,
-    n_cols,
-    codes,
-    n_groups,
-    n_slots,
-    correction,
-    count_positive,
-):
-    """Mean/var per batch and column of a canonical CSR matrix (sorted row indices)."""
-    slots, counts = _row_slots(codes, n_groups, n_slots)
-    # a record per (batch, slot, column), its fields side by side (an update touches
-    # one cache line): sum, sum of squares, and with count_positive the positives
-    # (a float64 count: exact below 2**53)
-    rec = _record_width(count_positive)
-    sums = zeros2(n_groups * n_slots, rec * n_cols, np.float64)
-    _add_rows(
-        data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
-    )
-    return _moments_from_sums(sums, counts, n_slots, correction, count_positive)
-
-
-# ``mean_var_csr`` in three steps, for a frontend that passes the rows in blocks (of
-# values it computes block by block, e.g. seurat's expm1): the same sums, in the same
-# order, as one call over the whole matrix.
-
-
-@kernel(signatures=_SUMS, example=mean_var_sums_examples)
-def mean_var_csr_sums(
-    data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
-):
-    """Add a block of canonical CSR rows into ``sums`` (updated in place and returned).
-
-    ``slots`` take the place of the codes (a row's partial-sum row, or -1);
-    ``sums`` is ``(n_groups * n_slots, rec * n_cols)``, zeroed before the first
-    block (``rec`` = 3 with ``count_positive``, else 2); ``slots`` are the block's
-    rows' entries of ``_groups.row_slots``.  Blocks passed in row order give the
-    sums of one :func:`mean_var_csr` call bitwise.
-    """
-    _add_rows(
-        data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
-    )
     return sums
 
 
-@kernel(signatures=_FROM_SUMS, example=mean_var_from_sums_examples)
-def mean_var_from_sums(sums, counts, n_slots, correction, count_positive):
-    """Mean/var (and positives) per batch and column from :func:`mean_var_csr_sums`."""
-    return _moments_from_sums(sums, counts, n_slots, correction, count_positive)
+def mean_var_from_sums(
+    sums: NDArray[np.float64],
+    counts: NDArray[np.int64],
+    n_slots: int,
+    correction: int,
+    count_positive: bool,
+) -> Moments:
+    """Mean/var (and positives) per batch and column from :func:`mean_var_csr_sums`.
+
+    fast_array_utils' combine, in numpy (O(batches x slots x genes), no kernel to
+    compile): per column the slots summed in order (``sums[:, c].sum()``: adding
+    the slots' rows one after the other is that order), ``var = sq / n -
+    (s / n) ** 2``, then ``var *= n / (n - correction)`` unless ``n == 1``.  A
+    batch without rows gets NaN (0 / 0), as the kernel of a whole pass did.
+    """
+    n_groups = counts.shape[0]
+    rec = 3 if count_positive else 2
+    n_cols = sums.shape[1] // rec
+    per_slot = sums.reshape(n_groups, n_slots, n_cols, rec)
+    total = np.zeros((n_groups, n_cols, rec))
+    for t in range(n_slots):
+        total += per_slot[:, t]
+    n = counts.astype(np.float64)[:, np.newaxis]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total[..., 0] / n
+        var = total[..., 1] / n - mean * mean
+        if correction != 0:
+            scale = np.where(counts == 1, 1.0, counts / (counts - correction))
+            var *= scale[:, np.newaxis]
+    positives = total[..., 2].astype(np.int64) if count_positive else None
+    return (
+        np.ascontiguousarray(mean),
+        np.ascontiguousarray(var),
+        positives if positives is not None else np.empty((n_groups, 0), np.int64),
+    )
+
+
+def mean_var_csr(
+    data: NDArray[np.floating],
+    indices: NDArray[np.integer],
+    indptr: NDArray[np.integer],
+    n_rows: int,
+    n_cols: int,
+    codes: NDArray[np.int64],
+    n_groups: int,
+    n_slots: int,
+    correction: int,
+    count_positive: bool,
+) -> Moments:
+    """Mean/var per batch and column of a canonical CSR matrix (sorted row indices).
+
+    One pass of :func:`mean_var_csr_sums` over all rows, then
+    :func:`mean_var_from_sums`.
+    """
+    slots, counts = row_slots(codes, n_groups, n_slots)
+    sums = np.zeros((n_groups * n_slots, (3 if count_positive else 2) * n_cols))
+    mean_var_csr_sums(
+        data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
+    )
+    return mean_var_from_sums(sums, counts, n_slots, correction, count_positive)
 
 
 @helper
@@ -267,7 +238,7 @@ def _moments_done(state, lo, hi):
             squares[b, j] = v  # race-free: lo <= j < hi, the sweep's own columns
 
 
-@kernel(signatures=_CSC, example=examples("csc", mean_var_params("csc")))
+@kernel(signatures=_CSC, example=examples("csc", mean_var_params))
 def mean_var_csc(
     data, indices, indptr, n_rows, n_cols, codes, n_groups, correction, count_positive
 ):
@@ -277,7 +248,7 @@ def mean_var_csc(
     return st[0], st[1], st[2]
 
 
-@kernel(signatures=_DENSE, example=examples("dense", mean_var_params("dense")))
+@kernel(signatures=_DENSE, example=examples("dense", mean_var_params))
 def mean_var_dense(x, codes, n_groups, correction, count_positive):
     """Mean/var per batch and column of a C-contiguous dense matrix."""
     zero = x.dtype.type(0.0)

@@ -17,7 +17,8 @@ Public names (stable; contributors write kernels with them):
 - :func:`thread_partials`, :func:`thread_scratch`, :func:`combine_partials`: padded
   per-thread buffers indexed by ``numba.get_thread_id()`` and their combine;
   :func:`zeros1`, :func:`zeros2`, :func:`zeros3`: zeroed arrays without a parfor.
-- :func:`thread_limit`, :func:`set_thread_limit_provider`: how many threads kernels use.
+- :func:`thread_limit`, :func:`set_thread_limit_provider`: how many threads kernels use;
+  :func:`split_range`: a serial kernel over ranges in that many Python threads.
 """
 
 from __future__ import annotations
@@ -53,7 +54,12 @@ from ._scratch import (
     zeros2,
     zeros3,
 )
-from ._threads import plan_threads, set_thread_limit_provider, thread_limit
+from ._threads import (
+    plan_threads,
+    set_thread_limit_provider,
+    split_range,
+    thread_limit,
+)
 
 __all__ = [
     "DATA",
@@ -74,6 +80,7 @@ __all__ = [
     "routine",
     "set_thread_limit_provider",
     "signatures",
+    "split_range",
     "thread_limit",
     "thread_partials",
     "thread_scratch",

@@ -17,13 +17,23 @@ Rules, in order:
 At scanpy's default settings kernels therefore use numba's threads, as the numba code
 they replace did (fast-array-utils' ``mean_var``, ``aggregate``'s kernels): a user who
 changes nothing never gets fewer threads than before.
+
+:func:`split_range` runs a *serial* kernel (``parallel=False``, ``nogil``) over
+contiguous ranges in that many Python threads: for a scan whose ranges are
+independent (a check, a reduction of flags) it is as fast as a ``prange`` and compiles
+in a fraction of the time (numba builds no parfor and no gufunc: ``check_canonical``
+0.14 s instead of 0.63 s).  The workers are not the main thread, so every kernel they
+call runs serially (rule 1), and numba's threading layer is never entered from two
+threads at once.
 """
 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numba
@@ -31,13 +41,15 @@ import numba
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["plan_threads", "set_thread_limit_provider", "thread_limit"]
+__all__ = ["plan_threads", "set_thread_limit_provider", "split_range", "thread_limit"]
 
 _explicit: ContextVar[int | None] = ContextVar(
     "scanpy_kernels_thread_limit", default=None
 )
 _provider: Callable[[], int | None] | None = None
 _THREADSAFE_LAYERS = {"tbb", "omp"}
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 def set_thread_limit_provider(provider: Callable[[], int | None] | None) -> None:
@@ -88,3 +100,33 @@ def plan_threads() -> int:
     if explicit is not None:
         return _clamp(explicit)
     return _clamp(_provider() if _provider is not None else None)
+
+
+def _executor(n: int) -> ThreadPoolExecutor:
+    """The shared worker threads, at least ``n`` (created on first use)."""
+    global _pool  # noqa: PLW0603
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n:
+            _pool = ThreadPoolExecutor(n, thread_name_prefix="scanpy_kernels")
+        return _pool
+
+
+def split_range[R](
+    fn: Callable[[int, int], R], stop: int, *, min_size: int = 1 << 18
+) -> list[R]:
+    """Return ``[fn(lo, hi), ...]`` over ``[0, stop)`` cut into contiguous ranges.
+
+    One range per thread :func:`plan_threads` allows (none shorter than
+    ``min_size``, so small inputs stay on this thread), run in that many Python
+    threads; results in range order.  ``fn`` must release the GIL (a serial
+    ``nogil`` kernel) to run in parallel.
+
+    >>> split_range(lambda lo, hi: (lo, hi), 10, min_size=1)[0][0]
+    0
+    """
+    n = max(1, min(plan_threads(), stop // max(min_size, 1)))
+    if n == 1:
+        return [fn(0, stop)]
+    bounds = [stop * k // n for k in range(n + 1)]
+    futures = [_executor(n).submit(fn, lo, hi) for lo, hi in pairwise(bounds)]
+    return [f.result() for f in futures]
