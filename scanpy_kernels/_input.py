@@ -11,8 +11,7 @@ inputs pay.  Anything else (dask arrays, backed matrices, 1D or 3D arrays) raise
 
 Corrupt index structures (``indptr`` decreasing or past the stored values, indices
 outside the matrix) raise a :class:`ValueError` (scipy and scanpy would read out of
-bounds), checked by :func:`check_canonical` in one pass, its rows split over threads
-(:func:`~.toolkit.split_range`).
+bounds), checked by :func:`check_canonical` in one parallel pass.
 
 >>> import numpy as np, scipy.sparse as sp
 >>> x = sp.csr_array((np.ones(3), [1, 0, 1], [0, 2, 3]), shape=(2, 2))  # row 0 unsorted
@@ -32,10 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 from scipy import sparse
 
-from .toolkit import kernel, split_range
+from .toolkit import kernel
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -244,18 +244,8 @@ def _canonical(m: Matrix, *, duplicates: Literal["sum", "raise"]) -> Matrix:
 
 def _structure(m: Matrix) -> int:
     """:func:`check_canonical` of `m`'s components; a corrupt structure raises."""
-    n_minor = m.shape[0] if m.fmt == "csc" else m.shape[1]
-    nnz = m.data.size
-    n_major = m.indptr.size - 1
-    verdict = max(  # rows split over threads: CORRUPT > DUPLICATES > UNSORTED > 0
-        split_range(
-            lambda lo, hi: check_canonical(
-                m.indices, m.indptr[lo : hi + 1], n_minor, nnz
-            ),
-            n_major,
-            min_size=max(1, (n_major << 18) // max(nnz, 1)),  # ~256k entries each
-        ),
-        default=CANONICAL,
+    verdict = check_canonical(
+        m.indices, m.indptr, m.shape[0] if m.fmt == "csc" else m.shape[1], m.data.size
     )
     if verdict == CORRUPT or m.indptr.size != m.n_major + 1:
         msg = (
@@ -286,7 +276,6 @@ def _structure_example(rng):
 @kernel(
     signatures=[f"int64({i}[::1], {i}[::1], int64, int64)" for i in ("int32", "int64")],
     example=_structure_example,
-    parallel=False,  # split over rows by the caller: see _structure
 )
 def check_canonical(indices, indptr, n_minor, nnz):
     """Return the structure of a compressed index: canonical, unsorted, duplicates, corrupt.
@@ -296,14 +285,12 @@ def check_canonical(indices, indptr, n_minor, nnz):
     a row stores an index twice in a row (adjacent: a sorted row shows every
     duplicate), else ``UNSORTED`` (1) if a row's indices decrease somewhere, else
     ``CANONICAL`` (0).  Never trusts (nor sets) scipy's cached flags.  O(nnz).
-    The rows are those of ``indptr``: a slice ``indptr[lo:hi + 1]`` checks rows
-    ``lo <= i < hi`` (the verdicts of slices combine by ``max``).
     """
     n_rows = indptr.shape[0] - 1
     corrupt = 0
     equal = 0
     decreasing = 0
-    for i in range(n_rows):
+    for i in numba.prange(n_rows):
         s = np.int64(indptr[i])
         e = np.int64(indptr[i + 1])
         if s < 0 or e < s or e > nnz:

@@ -7,10 +7,10 @@ full passes, the second allocating ``data % 1`` and its comparison.  It runs on 
 ``rank_genes_groups`` call (there to warn about un-logged data).
 
 :func:`nonnegative_integers` gives the same answer in one pass that stops at the
-first chunk holding a bad value; :func:`are_counts`, what scanpy calls, routes an
-array to it in growing sweeps, each split over threads
-(:func:`~.toolkit.split_range`: a serial kernel compiles in a fraction of a
-``prange``'s time), so log-normalised data stop within the first sweep.
+first chunk holding a bad value.  :func:`are_counts`, what scanpy calls, runs it on
+the first :data:`HEAD` values (log-normalised data stop there), then on the rest
+split over threads (:func:`~.toolkit.split_range`: a serial kernel compiles in a
+quarter of a ``prange``'s time, docs/kernel-guide.md "Compile time").
 Per value, ``ok = copysign(1, x) > 0 and x - floor(x) == 0``:
 
 - the sign test is ``signbit``: it rejects negatives, ``-0.0`` and negative NaNs;
@@ -33,8 +33,8 @@ __all__ = ["are_counts", "nonnegative_integers"]
 
 #: values per chunk: the kernel returns after the first chunk holding a bad value
 CHUNK = 1 << 16
-#: values in the first sweep over threads; each further sweep is twice as long
-FIRST_SWEEP = 1 << 20
+#: values checked on the calling thread before the rest is split over threads
+HEAD = 1 << 18
 
 #: the stored values (CSR/CSC ``data`` or a raveled array), writable or read-only
 _SIGS = signatures("boolean({d}[::1])") + signatures(
@@ -90,15 +90,11 @@ def are_counts(data: np.ndarray) -> bool:
         msg = f"the count check takes contiguous native float32/64, not {data.dtype}"
         raise UnsupportedInputError(msg)
     flat = np.asarray(data).ravel(order="K")
-    lo, size = 0, FIRST_SWEEP
-    while lo < flat.size:
-        sweep = flat[lo : lo + size]
-        parts = split_range(
-            lambda a, b, sweep=sweep: nonnegative_integers(sweep[a:b]),
-            sweep.size,
-            min_size=CHUNK,
+    if not nonnegative_integers(flat[:HEAD]):
+        return False
+    rest = flat[HEAD:]
+    return all(
+        split_range(
+            lambda lo, hi: nonnegative_integers(rest[lo:hi]), rest.size, min_size=HEAD
         )
-        if not all(parts):
-            return False
-        lo, size = lo + size, 2 * size
-    return True
+    )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scanpy_kernels import UnsupportedInputError
-from scanpy_kernels.counts import CHUNK, FIRST_SWEEP, are_counts, nonnegative_integers
+from scanpy_kernels.counts import CHUNK, HEAD, are_counts, nonnegative_integers
 from scanpy_kernels.toolkit import thread_limit
 
 DTYPES = (np.float32, np.float64)
@@ -31,14 +31,15 @@ def _counts(n: int, dtype, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("value", BAD + GOOD, ids=repr)
 def test_single_value_each_position(dtype, value):
-    """One special value at the start, a chunk edge, in later sweeps, the end.
+    """One special value at the start, a chunk edge, after the head, the end.
 
-    The kernel on the whole array, and ``are_counts`` (sweeps split over threads).
+    The kernel on the whole array, and ``are_counts`` (the head, then the rest split
+    over threads: the value in the first and in the second thread's range).
     """
-    n = 3 * FIRST_SWEEP + 3 * CHUNK + 17  # three sweeps, the last one partial
+    n = 4 * HEAD + 3 * CHUNK + 17  # the last chunk partial
     base = _counts(n, dtype)
     v = np.array(value).astype(dtype)  # as stored: 1e-40 is a float32 subnormal
-    for pos in (0, CHUNK - 1, CHUNK, FIRST_SWEEP + 5, 3 * FIRST_SWEEP // 2, n - 1):
+    for pos in (0, CHUNK - 1, CHUNK, HEAD, HEAD + 5, 3 * HEAD, n - 1):
         x = base.copy()
         x[pos] = v
         expected = pristine(x)

@@ -245,6 +245,21 @@ def test_mean_var_csr_small_and_empty_batches(x_counts):
             assert np.array_equal(npos[1], np.zeros(x.shape[1], np.int64))
 
 
+@pytest.mark.parametrize("n_groups", [1, 3])
+def test_row_slots_by_definition(n_groups):
+    """Row i, the k-th of group g: slot g * n_slots + k % n_slots; -1 rows none."""
+    codes = np.random.default_rng(4).integers(-1, n_groups, 500).astype(np.int64)
+    for n_slots in (1, 2, 3):
+        seen = np.zeros(n_groups, np.int64)
+        expected = np.full(codes.size, -1, np.int64)
+        for i, g in enumerate(codes):
+            if g >= 0:
+                expected[i] = g * n_slots + seen[g] % n_slots
+                seen[g] += 1
+        slots, counts = row_slots(codes, n_groups, n_slots)
+        assert np.array_equal(slots, expected) and np.array_equal(counts, seen)
+
+
 def test_mean_var_csr_slots_matter(x_counts):
     """The reference is sensitive to the row partition: n_slots must be passed right."""
     # float64 data (float32 values and squares sum exactly in float64: any order)

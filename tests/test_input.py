@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -63,37 +62,6 @@ def test_check_canonical_verdicts(threads):
         down = ptr.copy()
         down[3] = down[4] + 1
         assert check_canonical(ind, down, 30, x.nnz) == CORRUPT
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("where", ["first", "last"])
-def test_structure_split_over_threads_finds_every_row(threads, where, monkeypatch):
-    """as_matrix's check splits the rows over threads: a bad row in any part counts."""
-    import scanpy_kernels._input as inp
-
-    calls = []
-
-    def counted(indices, indptr, *args):
-        calls.append(indptr.size - 1)
-        return check_canonical(indices, indptr, *args)
-
-    monkeypatch.setattr(inp, "check_canonical", counted)
-    rng = np.random.default_rng(3)
-    x = sp.random(8000, 300, density=0.3, format="csr", random_state=rng)
-    row = 3 if where == "first" else x.shape[0] - 3
-    lo = x.indptr[row]
-    unsorted = x.copy()
-    unsorted.indices[[lo, lo + 1]] = unsorted.indices[[lo + 1, lo]]
-    corrupt = x.copy()
-    corrupt.indices[lo] = 300
-    with thread_limit(threads):
-        assert as_matrix(x).indices is x.indices or np.array_equal(as_matrix(x).indices, x.indices)
-        got = as_matrix(unsorted)
-        assert np.array_equal(got.indices, x.indices)  # sorted on a copy
-        with pytest.raises(ValueError, match="corrupt"):
-            as_matrix(corrupt)
-    n = min(threads, numba.config.NUMBA_NUM_THREADS)
-    assert calls[:n] == [8000 * (k + 1) // n - 8000 * k // n for k in range(n)]
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])

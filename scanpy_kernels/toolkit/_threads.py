@@ -19,12 +19,13 @@ they replace did (fast-array-utils' ``mean_var``, ``aggregate``'s kernels): a us
 changes nothing never gets fewer threads than before.
 
 :func:`split_range` runs a *serial* kernel (``parallel=False``, ``nogil``) over
-contiguous ranges in that many Python threads: for a scan whose ranges are
-independent (a check, a reduction of flags) it is as fast as a ``prange`` and compiles
-in a fraction of the time (numba builds no parfor and no gufunc: ``check_canonical``
-0.14 s instead of 0.63 s).  The workers are not the main thread, so every kernel they
-call runs serially (rule 1), and numba's threading layer is never entered from two
-threads at once.
+contiguous ranges in that many Python threads: for a long scan whose ranges are
+independent (the count check) it is as fast as a ``prange`` and compiles in a quarter
+of the time (numba builds no parfor and no gufunc).  A hand-off to the workers costs
+~0.1-0.5 ms next to numba's OpenMP regions, so short scans on every call's path stay
+``prange`` kernels (docs/kernel-guide.md, "Compile time").  The workers are not the
+main thread, so every kernel they call runs serially (rule 1), and numba's threading
+layer is never entered from two threads at once.
 """
 
 from __future__ import annotations
