@@ -17,6 +17,8 @@ from .._welford import (
 from .clipped_sums import clipped_sums_csc, clipped_sums_csr, clipped_sums_dense
 from .dispersion import (
     batch_means,
+    bin_mean_m2,
+    bin_median_mad,
     mean_bins,
     normalized_dispersions_mean_std,
     normalized_dispersions_median_mad,
@@ -53,6 +55,8 @@ from .pearson import (
 __all__ = [
     "Dispersions",
     "batch_means",
+    "bin_mean_m2",
+    "bin_median_mad",
     "category_codes",
     "clipped_sums",
     "clipped_sums_csc",

@@ -135,7 +135,7 @@ def mean_var_from_sums(
     counts: NDArray[np.int64],
     n_slots: int,
     correction: int,
-    count_positive: bool,
+    count_positive: bool,  # noqa: FBT001 (the kernels' argument order)
 ) -> Moments:
     """Mean/var (and positives) per batch and column from :func:`mean_var_csr_sums`.
 
@@ -177,7 +177,7 @@ def mean_var_csr(
     n_groups: int,
     n_slots: int,
     correction: int,
-    count_positive: bool,
+    count_positive: bool,  # noqa: FBT001 (the kernels' argument order)
 ) -> Moments:
     """Mean/var per batch and column of a canonical CSR matrix (sorted row indices).
 

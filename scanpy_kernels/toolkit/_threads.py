@@ -104,7 +104,7 @@ def plan_threads() -> int:
 
 
 def _executor(n: int) -> ThreadPoolExecutor:
-    """The shared worker threads, at least ``n`` (created on first use)."""
+    """Return the shared worker threads, at least ``n`` (created on first use)."""
     global _pool  # noqa: PLW0603
     with _pool_lock:
         if _pool is None or _pool._max_workers < n:
