@@ -38,6 +38,7 @@ from .drivers import (
 from .mean_var import (
     mean_var_csc,
     mean_var_csr,
+    mean_var_csr_blocks,
     mean_var_csr_sums,
     mean_var_dense,
     mean_var_from_sums,
@@ -70,6 +71,7 @@ __all__ = [
     "mean_var",
     "mean_var_csc",
     "mean_var_csr",
+    "mean_var_csr_blocks",
     "mean_var_csr_sums",
     "mean_var_dense",
     "mean_var_from_sums",

@@ -20,7 +20,6 @@ import numba
 import numpy as np
 
 from .. import _welford as welford
-from .._groups import row_slots
 from .._input import sorted_indices
 from . import mean_var as moments
 from . import pearson
@@ -194,13 +193,9 @@ def _csr_blocks(m, codes, n_batches, n_slots, correction, log_scale, count_posit
     The blocks' rows go into the partial sums of one call, in row order: the same
     sums as one call on an un-logged copy.
     """
-    slots, n_per_batch = row_slots(codes, n_batches, n_slots)
-    rec = 3 if count_positive else 2
-    sums = np.zeros((n_batches * n_slots, rec * m.shape[1]))
-    for r0, r1, b in _unlogged(m, log_scale):
-        moments.mean_var_csr_sums(*b.args, slots[r0:r1], n_slots, count_positive, sums)
-    return moments.mean_var_from_sums(
-        sums, n_per_batch, n_slots, correction, count_positive
+    blocks = ((r0, b.args) for r0, _, b in _unlogged(m, log_scale))
+    return moments.mean_var_csr_blocks(
+        blocks, m.shape[1], codes, n_batches, n_slots, correction, count_positive
     )
 
 

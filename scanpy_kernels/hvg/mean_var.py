@@ -53,6 +53,8 @@ from ..toolkit import assume, helper, kernel, num_threads, signatures, zeros2
 from ._examples import examples, mean_var_params, mean_var_sums_examples
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from numpy.typing import NDArray
 
     Moments = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "mean_var_csc",
     "mean_var_csr",
+    "mean_var_csr_blocks",
     "mean_var_csr_sums",
     "mean_var_dense",
     "mean_var_from_sums",
@@ -159,12 +162,36 @@ def mean_var_from_sums(
         if correction != 0:
             scale = np.where(counts == 1, 1.0, counts / (counts - correction))
             var *= scale[:, np.newaxis]
-    positives = total[..., 2].astype(np.int64) if count_positive else None
-    return (
-        np.ascontiguousarray(mean),
-        np.ascontiguousarray(var),
-        positives if positives is not None else np.empty((n_groups, 0), np.int64),
+    positives = (
+        total[..., 2].astype(np.int64)
+        if count_positive
+        else np.empty((n_groups, 0), np.int64)
     )
+    return np.ascontiguousarray(mean), np.ascontiguousarray(var), positives
+
+
+def mean_var_csr_blocks(
+    blocks: Iterable[tuple[int, tuple]],
+    n_cols: int,
+    codes: NDArray[np.int64],
+    n_groups: int,
+    n_slots: int,
+    correction: int,
+    count_positive: bool,  # noqa: FBT001 (the kernels' argument order)
+) -> Moments:
+    """Mean/var per batch and column of CSR rows passed in blocks, in row order.
+
+    ``blocks``: ``(first row, (data, indices, indptr, n_rows, n_cols))`` of each run
+    of rows; each is added into the partial sums (:func:`mean_var_csr_sums`) before
+    the next is taken (a driver may reuse one buffer), then
+    :func:`mean_var_from_sums`.  Any split gives the sums of one pass.
+    """
+    slots, counts = row_slots(codes, n_groups, n_slots)
+    sums = np.zeros((n_groups * n_slots, (3 if count_positive else 2) * n_cols))
+    for r0, args in blocks:
+        rows = slots[r0 : r0 + args[3]]
+        mean_var_csr_sums(*args, rows, n_slots, count_positive, sums)
+    return mean_var_from_sums(sums, counts, n_slots, correction, count_positive)
 
 
 def mean_var_csr(
@@ -181,15 +208,12 @@ def mean_var_csr(
 ) -> Moments:
     """Mean/var per batch and column of a canonical CSR matrix (sorted row indices).
 
-    One pass of :func:`mean_var_csr_sums` over all rows, then
-    :func:`mean_var_from_sums`.
+    :func:`mean_var_csr_blocks` with all rows in one block.
     """
-    slots, counts = row_slots(codes, n_groups, n_slots)
-    sums = np.zeros((n_groups * n_slots, (3 if count_positive else 2) * n_cols))
-    mean_var_csr_sums(
-        data, indices, indptr, n_rows, n_cols, slots, n_slots, count_positive, sums
+    whole = [(0, (data, indices, indptr, n_rows, n_cols))]
+    return mean_var_csr_blocks(
+        whole, n_cols, codes, n_groups, n_slots, correction, count_positive
     )
-    return mean_var_from_sums(sums, counts, n_slots, correction, count_positive)
 
 
 @helper

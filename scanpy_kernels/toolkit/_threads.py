@@ -108,6 +108,8 @@ def _executor(n: int) -> ThreadPoolExecutor:
     global _pool  # noqa: PLW0603
     with _pool_lock:
         if _pool is None or _pool._max_workers < n:
+            if _pool is not None:  # too few workers: let the old ones exit when idle
+                _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(n, thread_name_prefix="scanpy_kernels")
         return _pool
 
