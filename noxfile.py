@@ -33,6 +33,11 @@ nox.options.default_venv_backend = "uv|virtualenv"
 # uv installs bytecode only when asked: with PYTHONDONTWRITEBYTECODE set (as on this
 # project's machines), every test process would otherwise compile scanpy's sources
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+# installs resolve under the known-good versions CI passed with (as ./noxw exports too;
+# `python -m tools.envs lock` rewrites the file): a fresh clone must not get whatever
+# PyPI has that day (dask 2026.11 beside distributed 2021.4 failed CI at import)
+for _var in ("UV_CONSTRAINT", "PIP_CONSTRAINT"):
+    os.environ.setdefault(_var, str(ROOT / "pins" / "constraints.txt"))
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
 

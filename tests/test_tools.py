@@ -779,3 +779,54 @@ def test_merge_of_shard_outputs(tmp_path):
         run_cases.merge([one, one])
     with pytest.raises(ValueError, match="different environments"):
         run_cases.merge([one, {**two, "environment": {"scanpy": "1.12.3"}}])
+
+
+# --- pinned environments (pins/constraints.txt) ---------------------------------------
+
+
+def test_this_environment_resolved_under_the_constraints():
+    """The test environment was installed under pins/constraints.txt (noxw/noxfile -c).
+
+    Fails when an install ignores the constraints: a fresh clone then gets whatever
+    PyPI has that day (dask 2026.11 beside distributed 2021.4 once failed CI).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from tools._common import CONSTRAINTS_FILE
+
+    pinned = {}
+    for line in CONSTRAINTS_FILE.read_text().splitlines():
+        name, sep, ver = line.partition("==")
+        if sep and not line.startswith("#"):
+            assert name not in pinned, f"{name} pinned twice"
+            pinned[name] = ver
+    assert {"dask", "distributed", "numba", "numpy", "pandas"} <= pinned.keys()
+    off = {}
+    for name, ver in pinned.items():
+        try:
+            got = version(name)
+        except PackageNotFoundError:
+            continue  # pinned for another environment (pristine, patched, noxw)
+        if got != ver:
+            off[name] = (got, ver)
+    assert not off, f"installed vs pinned: {off}"
+
+
+def test_lock_refuses_environments_that_disagree(tmp_path, monkeypatch):
+    from tools import envs
+
+    monkeypatch.setattr(envs, "ENVS_DIR", tmp_path / "envs")
+    monkeypatch.setattr(envs, "REPO_ROOT", tmp_path)
+    for name in ("a", "b"):
+        (tmp_path / "envs" / name / "bin").mkdir(parents=True)
+        (tmp_path / "envs" / name / "bin" / "python").touch()
+    freezes = iter(["numpy==2.0.0\nscanpy @ file:///x\n", "numpy==2.1.0\n"])
+    monkeypatch.setattr(envs, "uv_exe", lambda: "uv")
+    monkeypatch.setattr(
+        envs, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, next(freezes), "")
+    )
+    with pytest.raises(ToolError, match="numpy"):
+        envs.lock(tmp_path / "c.txt")
+    freezes = iter(["numpy==2.0.0\nscanpy @ file:///x\n", "numpy==2.0.0\nzarr==3.0\n"])
+    assert envs.lock(tmp_path / "c.txt") == 2
+    assert (tmp_path / "c.txt").read_text().splitlines()[-2:] == ["numpy==2.0.0", "zarr==3.0"]

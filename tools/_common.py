@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = REPO_ROOT / "build"
 PATCHES_DIR = REPO_ROOT / "patches"
 PINS_FILE = REPO_ROOT / "pins" / "scanpy.toml"
+# every environment the project creates resolves under these versions (tools.envs lock)
+CONSTRAINTS_FILE = REPO_ROOT / "pins" / "constraints.txt"
 PACKAGE_DIR = REPO_ROOT / "scanpy_kernels"
 # Tag the tools put on the pristine-sdist commit of every scratch/fork repo.
 BASE_TAG_FMT = "scanpy-{version}-sdist"
