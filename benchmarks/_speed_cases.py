@@ -18,7 +18,7 @@ N_TOP = 2000
 @dataclass(frozen=True)
 class Case:
     name: str
-    family: str  # "hvg" or "rgg"
+    family: str  # "hvg", "rgg" or "qc"
     log1p: bool  # input: log-normalised (True) or raw counts (False)
     call: Callable[[Any, Any], Any]  # (scanpy module, adata) -> result
     needs_group: bool = False
@@ -61,6 +61,12 @@ def _rgg(method: str, *, reference: bool = False, **kw: Any) -> Callable[[Any, A
     return call
 
 
+def _qc(sc: Any, adata: Any) -> Any:
+    if "mt" not in adata.var:  # ~0.5% of the genes, as mitochondrial genes are
+        adata.var["mt"] = [i % 200 == 0 for i in range(adata.n_vars)]
+    return sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"])
+
+
 CASES: dict[str, Case] = {
     c.name: c
     for c in (
@@ -94,5 +100,7 @@ CASES: dict[str, Case] = {
              public="biosparse", label="rank_genes_groups(method='t-test') vs rest"),
         Case("rgg_t-test_overestim_var", "rgg", True, _rgg("t-test_overestim_var"),
              needs_group=True, label="rank_genes_groups(method='t-test_overestim_var') vs rest"),
+        Case("qc_metrics", "qc", False, _qc,
+             label="calculate_qc_metrics(qc_vars=['mt']) (percent_top default)"),
     )
 }

@@ -17,9 +17,10 @@ FUNCTIONS: dict[str, list[str]] = {
     "sc.pp.highly_variable_genes": [c for c in CASES if c.startswith("hvg_") and c != "hvg_pearson"],
     "sc.experimental.pp.highly_variable_genes": ["hvg_pearson"],
     "sc.tl.rank_genes_groups": [c for c in CASES if c.startswith("rgg_")],
+    "sc.pp.calculate_qc_metrics": ["qc_metrics"],
 }
 #: one case per kernel family, for the larger sizes and the cells scaling
-SUBSET = ["hvg_seurat", "hvg_seurat_v3", "hvg_pearson", "rgg_wilcoxon", "rgg_t-test"]
+SUBSET = ["hvg_seurat", "hvg_seurat_v3", "hvg_pearson", "rgg_wilcoxon", "rgg_t-test", "qc_metrics"]
 #: M, CSC and --quick: everything but the three slower Wilcoxon variants
 LIGHT = [c for c in CASES if not c.startswith("rgg_wilcoxon_")]
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = ("hvg", "rank_genes_groups")
+FAMILIES = ("hvg", "qc", "rank_genes_groups")
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -525,6 +525,57 @@ def rgg_real_cases() -> Iterator[Case]:
     )
 
 
+# --- qc ---------------------------------------------------------------------------------
+
+QC = "pp.calculate_qc_metrics"
+#: more genes than the default percent_top's 500
+QC_SIZE = {"n_obs": 500, "n_vars": 640, "density": 0.15, "seed": 4}
+COUNTS_CSR_INT = Layout("csr", "int64")
+
+
+def qc_cases() -> Iterator[Case]:
+    """calculate_qc_metrics: every layout, every parameter, real matrices, bad input."""
+    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, COUNTS_CSR_INT)
+    for lay in layouts:
+        spec = gen(QC_SIZE, lay)
+        yield _case("qc", QC, spec, "qc", qc_vars=["expressed_mask"])
+        yield _case("qc", QC, spec, "qc", percent_top=[5, 1, 600], log1p=False)
+    base = gen(QC_SIZE, CSR32)
+    logged = gen(QC_SIZE, CSR32, values="log1p")  # real-valued: sums depend on order
+    layered = gen(QC_SIZE, CSR32, values="counts", layers=(("lognorm", "log1p"),))
+    raw = gen(QC_SIZE, CSR32, values="log1p", raw="counts")
+    opts: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {}),
+        (base, {"percent_top": None}),
+        (base, {"percent_top": []}),
+        (base, {"percent_top": [640]}),
+        (base, {"percent_top": [50, 50, 3]}),
+        (base, {"qc_vars": "expressed_mask", "percent_top": None}),
+        (base, {"expr_type": "umis", "var_type": "features"}),
+        (base, {"inplace": True}),
+        (base, {"inplace": True, "qc_vars": ["expressed_mask"], "log1p": False}),
+        (logged, {"qc_vars": ["expressed_mask"]}),
+        (gen(SPARSE, CSR32), {"percent_top": [1, 10, 100]}),
+        (gen(QC_SIZE, CSR64_I64, values="log1p"), {"qc_vars": ["expressed_mask"]}),
+        (layered, {"layer": "lognorm", "qc_vars": ["expressed_mask"]}),
+        (raw, {"use_raw": True, "percent_top": [10, 100]}),
+        # bad input: errors must match
+        (base, {"percent_top": [0, 10]}),
+        (base, {"percent_top": [641]}),
+        (base, {"qc_vars": ["no_such_column"]}),
+        (layered, {"layer": "no_such_layer"}),
+        (base, {"use_raw": True}),
+    ]
+    for spec, kw in opts:
+        yield _case("qc", QC, spec, "qc", **kw)
+    for file in REAL_FILES:
+        for lay in (CSR32, CSC32, DENSE32):
+            spec = Real(file, lay, values="counts")
+            yield _case("qc", QC, spec, "qc", qc_vars=["expressed_mask"])
+    big = Real("kang_muscat_8684x2511_counts.h5ad", CSR32, values="log1p")
+    yield _case("qc", QC, big, "qc", qc_vars=["expressed_mask"], percent_top=[1, 20, 2000])
+
+
 # --- registry -------------------------------------------------------------------------
 
 
@@ -538,6 +589,7 @@ def all_cases() -> list[Case]:
         *rgg_option_cases(),
         *rgg_edge_cases(),
         *rgg_real_cases(),
+        *qc_cases(),
     ]
     seen: set[str] = set()
     for c in cases:

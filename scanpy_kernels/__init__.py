@@ -13,6 +13,8 @@ calls a family's drivers and writes the results:
 - :mod:`.rank_genes_groups`: :func:`.rank_genes_groups.group_means`,
   :func:`.rank_genes_groups.group_mean_var`, :func:`.rank_genes_groups.ranksums`,
   :func:`.rank_genes_groups.wilcoxon_zscores` and the rest statistics;
+- :mod:`.qc`: ``calculate_qc_metrics``: :func:`.qc.obs_sums` (per-cell totals,
+  ``qc_vars`` totals, ``percent_top`` proportions) and :func:`.qc.var_sums`;
 - :mod:`.counts`: :func:`.counts.are_counts` (the raw-count check; kernel
   :func:`.counts.nonnegative_integers`).
 
@@ -22,7 +24,7 @@ Drivers own block planning, memory budgets, thread slots and format routing; ker
 
 from __future__ import annotations
 
-from . import counts, hvg, rank_genes_groups
+from . import counts, hvg, qc, rank_genes_groups
 from ._input import Matrix, UnsupportedInputError, as_matrix, sorted_indices
 from ._version import __version__
 
@@ -33,6 +35,7 @@ __all__ = [
     "as_matrix",
     "counts",
     "hvg",
+    "qc",
     "rank_genes_groups",
     "sorted_indices",
 ]

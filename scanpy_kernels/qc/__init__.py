@@ -1,0 +1,23 @@
+"""Quality-control metrics (``calculate_qc_metrics``, ``describe_obs``, ``describe_var``).
+
+The drivers (:mod:`.drivers`) take a canonical CSR :class:`~.._input.Matrix` without
+explicit zeros (scanpy eliminates them first) and return scanpy's sums bit for bit:
+:func:`obs_sums` (per cell: totals, ``qc_vars`` totals, ``percent_top`` proportions, in
+one pass over the rows, kernel :func:`.rows.qc_rows_csr`) and :func:`var_sums` (per
+gene: totals and cell counts, a column sweep, kernel :func:`.columns.qc_columns_csr`).
+"""
+
+from __future__ import annotations
+
+from .columns import qc_columns_csr
+from .drivers import ObsSums, VarSums, obs_sums, var_sums
+from .rows import qc_rows_csr
+
+__all__ = [
+    "ObsSums",
+    "VarSums",
+    "obs_sums",
+    "qc_columns_csr",
+    "qc_rows_csr",
+    "var_sums",
+]

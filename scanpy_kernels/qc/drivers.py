@@ -1,0 +1,101 @@
+"""What scanpy's QC frontends call: a :class:`~.._input.Matrix` in, arrays out.
+
+:func:`obs_sums` and :func:`var_sums` serve ``describe_obs`` / ``describe_var`` (and
+so ``calculate_qc_metrics``) on a canonical CSR matrix; other formats raise
+:class:`~.._input.UnsupportedInputError` (the frontend keeps scanpy's code: dense
+``np.partition`` orders differ from numba's, CSC sums go column by column).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from .._input import UnsupportedInputError
+from .columns import qc_columns_csr
+from .rows import qc_rows_csr
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike, NDArray
+
+    from .._input import Matrix
+
+__all__ = ["ObsSums", "VarSums", "obs_sums", "var_sums"]
+
+
+class ObsSums(NamedTuple):
+    """Per-cell sums: ``describe_obs``' ``total``, ``total_<qc_var>``, ``pct_*_in_top_n``."""
+
+    #: ``(n_cells,)``, the data dtype: ``stats.sum(x, axis=1)``
+    totals: NDArray
+    #: ``(n_masks, n_cells)``, the data dtype: ``stats.sum(x[:, masks[q]], axis=1)``
+    masked: NDArray
+    #: ``(n_cells, len(ns))`` float64: ``top_segment_proportions(x, ns)`` (sorted ``ns``)
+    top: NDArray
+
+
+class VarSums(NamedTuple):
+    """Per-gene sums: ``describe_var``'s ``total`` (``mean = totals / n_cells``)."""
+
+    #: ``(n_genes,)``, the data dtype: ``stats.sum(x, axis=0)``
+    totals: NDArray
+    #: ``(n_genes,)`` int64: ``axis_nnz(x, axis=0)``
+    n_cells: NDArray
+
+
+def _csr(m: Matrix) -> None:
+    if m.fmt != "csr":
+        msg = f"the QC kernels take CSR, not {m.fmt}"
+        raise UnsupportedInputError(msg)
+
+
+def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSums:
+    """Return the per-cell sums of a CSR matrix without explicit zeros, in one pass.
+
+    Parameters
+    ----------
+    m
+        The matrix (cells x genes), explicit zeros eliminated as scanpy does first.
+    masks
+        One numpy bool array of ``n_genes`` per ``qc_var`` (its genes).  Other
+        arrays raise :class:`~.._input.UnsupportedInputError`: scanpy indexes with
+        them as they are (integer positions, pandas' nullable booleans).
+    ns
+        ``percent_top``: positions ``1 <= n <= n_genes`` (sorted here; may be empty).
+
+    >>> import scipy.sparse as sp
+    >>> from scanpy_kernels import as_matrix
+    >>> x = sp.csr_array(np.array([[1.0, 0.0, 3.0], [0.0, 2.0, 2.0]], np.float32))
+    >>> s = obs_sums(as_matrix(x), [np.array([True, False, False])], [2, 1])
+    >>> s.totals.tolist(), s.masked.tolist(), s.top.tolist()
+    ([4.0, 4.0], [[1.0, 0.0]], [[0.75, 1.0], [0.5, 1.0]])
+    """
+    _csr(m)
+    if not all(
+        isinstance(mask, np.ndarray)
+        and mask.dtype == bool
+        and mask.shape == m.shape[1:]
+        for mask in masks
+    ):
+        msg = "the QC kernels take qc_vars as numpy bool arrays over the genes"
+        raise UnsupportedInputError(msg)
+    masks = np.array(masks, dtype=bool).reshape((len(masks), m.shape[1]))
+    ns = np.sort(np.asarray(ns).astype(np.int64).ravel())
+    return ObsSums(*qc_rows_csr(*m.args, masks, ns))
+
+
+def var_sums(m: Matrix) -> VarSums:
+    """Return the per-gene sums and nonzero counts of a canonical CSR matrix.
+
+    >>> import scipy.sparse as sp
+    >>> from scanpy_kernels import as_matrix
+    >>> x = sp.csr_array(np.array([[1.0, 0.0, 3.0], [0.0, 2.0, 2.0]], np.float32))
+    >>> s = var_sums(as_matrix(x))
+    >>> s.totals.tolist(), s.n_cells.tolist()
+    ([1.0, 2.0, 5.0], [1, 1, 2])
+    """
+    _csr(m)
+    return VarSums(*qc_columns_csr(*m.args))

@@ -1,0 +1,283 @@
+"""Per-cell QC metrics of a CSR matrix in one pass: ``describe_obs``' numbers.
+
+Reproduces scanpy 1.12.4 ``preprocessing/_qc.py`` ``describe_obs`` on a CSR matrix
+after its ``eliminate_zeros()``, row by row (``prange`` over rows; every output of a
+row is computed by one iteration in scanpy's order, so any thread count gives the same
+bits):
+
+- ``total_counts``: ``stats.sum(x, axis=1)``: scipy's ``np.add.reduceat`` over the
+  row in the data's dtype (:func:`._pairwise.reduceat_sum`);
+- ``total_counts_<qc_var>``: ``stats.sum(x[:, mask], axis=1)``: scipy's column subset
+  keeps each row's stored order, then the same reduceat over the kept values;
+- ``pct_counts_in_top_<n>_genes``: ``top_segment_proportions_sparse_csr`` (a numba
+  kernel): the row's sequential sum; the ``max(ns)`` largest values by
+  ``-np.partition(-row, max(ns))`` (the row itself, zero-padded, if it holds fewer),
+  partitioned again at ``max(ns) - ns`` and read backwards; each segment
+  ``prev:n`` summed in order and added to a running float total;
+  ``acc / row_sum`` in float64.  numba's ``np.partition`` copies its input and runs
+  ``_select_w_nan`` (quickselect, median-of-three pivots, NaN largest) on the copy for
+  each sorted, distinct ``kth``; :func:`_select` is that code, run in place on
+  per-thread scratch, so the values land in the same order and every segment sum
+  equals scanpy's.
+
+  Counts take a shorter road to the same bits (:func:`_top_counts`): when every value
+  of a row is a whole number >= 0 and their sum is below ``2 / eps`` of the dtype
+  (2**24 for float32), every float addition scanpy makes on the row is exact, so each
+  segment sum is the exact sum of the values ranked ``prev..n-1`` whatever order the
+  partition left them in.  Those sums come from a histogram of the values below
+  :data:`HIST` and a sorted list of the few above (more than :data:`MAX_BIG` of them,
+  or any other value, takes the quickselect road).
+
+The kernel takes ``(*m.args, masks, ns)``: ``masks`` ``(n_masks, n_cols)`` bool (one
+row per ``qc_var``), ``ns`` the sorted, distinct ``percent_top`` (may be empty) with
+``1 <= ns[k] <= n_cols``.  Returns ``(totals, masked_totals, top)``: ``(n_rows,)`` in the data dtype, ``(n_masks, n_rows)`` in the data dtype and
+``(n_rows, len(ns))`` float64.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..toolkit import (
+    helper,
+    kernel,
+    matrix_args,
+    routine,
+    signatures,
+    thread_partials,
+    thread_scratch,
+)
+from ._pairwise import STACK, reduceat_sum
+
+__all__ = ["qc_rows_csr"]
+
+#: counts below this are tallied in a per-thread histogram (8 KiB of int64)
+HIST = 1024
+#: at most this many larger counts per row are insertion-sorted, else quickselect
+MAX_BIG = 64
+
+_OUT = "Tuple(({d}[::1], {d}[:, ::1], float64[:, ::1]))"
+#: data, indices, indptr, n_rows, n_cols, masks, ns
+_SIGS = signatures(
+    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, boolean[:, ::1], int64[::1])"
+)
+
+
+def _examples(rng):
+    out = []
+    for dtype, index in ((np.float32, np.int32), (np.float64, np.int64)):
+        x = rng.negative_binomial(1, 0.4, (90, 300)).astype(np.float64)
+        x[rng.random(x.shape) < 0.5] = 0.0
+        x[:3] *= 0.37  # non-integral values: sums depend on their order
+        x[5] = 0.0  # an empty row
+        x[6, :250] = 0.0  # fewer values than the largest n
+        masks = rng.random((2, 300)) < 0.1
+        for ns in ([50, 100, 200], [1, 300], []):
+            args = matrix_args(x, "csr", dtype, index)
+            out.append((*args, masks, np.asarray(ns, np.int64)))
+    return out
+
+
+@helper
+def _less(a, b):
+    """Return numba's ``nan_aware_less_than``: NaN sorts after every number."""
+    if np.isnan(a):
+        return False
+    if np.isnan(b):
+        return True
+    return a < b
+
+
+@routine
+def _partition(a, low, high):
+    """Partition as numba 0.68's ``_partition`` (``np/arraymath.py``): median of 3, Hoare."""
+    mid = (low + high) >> 1
+    if _less(a[mid], a[low]):
+        a[low], a[mid] = a[mid], a[low]
+    if _less(a[high], a[mid]):
+        a[high], a[mid] = a[mid], a[high]
+    if _less(a[mid], a[low]):
+        a[low], a[mid] = a[mid], a[low]
+    pivot = a[mid]
+    a[high], a[mid] = a[mid], a[high]
+    i = low
+    j = high - 1
+    while True:
+        while i < high and _less(a[i], pivot):
+            i += 1
+        while j >= low and _less(pivot, a[j]):
+            j -= 1
+        if i >= j:
+            break
+        a[i], a[j] = a[j], a[i]
+        i += 1
+        j -= 1
+    a[i], a[high] = a[high], a[i]
+    return i
+
+
+@routine
+def _select(a, k, low, high):
+    """Put the k-th smallest of ``a[low:high + 1]`` at ``k`` (numba's ``_select_w_nan``)."""
+    i = _partition(a, low, high)
+    while i != k:
+        if i < k:
+            low = i + 1
+        else:
+            high = i - 1
+        i = _partition(a, low, high)
+
+
+@routine
+def _longest_row(indptr):
+    """Return the most values any row stores."""
+    longest = 0
+    for i in range(indptr.shape[0] - 1):
+        longest = max(longest, np.int64(indptr[i + 1] - indptr[i]))
+    return longest
+
+
+@helper
+def _top_proportions(row, ns, buf, part, out, i):
+    """Write row ``i``'s ``pct_*_in_top_n`` fractions (scanpy's numba kernel, per row).
+
+    ``buf``: scratch of at least ``row.shape[0]`` values; ``part``: of ``max(ns)``.
+    """
+    maxidx = ns[ns.shape[0] - 1]
+    m = row.shape[0]
+    total = row.dtype.type(0.0)
+    for p in range(m):  # numba's np.sum: in order, in the data dtype
+        total += row[p]
+    if m <= maxidx:  # partitioned[i, :m] = data[start:end], zeros after
+        for p in range(m):
+            part[p] = row[p]
+        for p in range(m, maxidx):
+            part[p] = 0.0
+    else:  # -(np.partition(-data[start:end], maxidx))[:maxidx]
+        for p in range(m):
+            buf[p] = -row[p]
+        _select(buf, maxidx, 0, m - 1)
+        for p in range(maxidx):
+            part[p] = -buf[p]
+    # np.partition(partitioned[i, :], maxidx - ns): each distinct kth, ascending
+    low = 0
+    for k in range(ns.shape[0] - 1, -1, -1):
+        kth = maxidx - ns[k]
+        if k == ns.shape[0] - 1 or ns[k] != ns[k + 1]:
+            _select(part, kth, low, maxidx - 1)
+            low = kth
+    # partitioned[:, ::-1]: segment prev:n summed in order (numba's sum(axis=1))
+    acc = row.dtype.type(0.0)
+    prev = 0
+    for k in range(ns.shape[0]):
+        seg = row.dtype.type(0.0)
+        for p in range(prev, ns[k]):
+            seg += part[maxidx - 1 - p]
+        acc += seg
+        out[i, k] = np.float64(acc) / np.float64(total)
+        prev = ns[k]
+
+
+@helper
+def _top_counts(row, ns, hist, big, out, i, limit):
+    """Write row ``i``'s fractions if its values are counts; return whether it did.
+
+    Counts: whole numbers >= 0, at most :data:`MAX_BIG` of them >= :data:`HIST`, their
+    sum below ``limit`` (then every float sum scanpy makes is exact, and the fraction is
+    the exact sum of the top-ranked values over the row's sum).  ``hist``: two
+    :data:`HIST` int64 tallies (even and odd positions), zero on entry and on return; ``big``: scratch for
+    :data:`MAX_BIG` values.
+    """
+    ok = True
+    n_big = 0
+    top = 0  # the largest value tallied
+    for p in range(row.shape[0]):
+        v = np.float64(row[p])
+        ok &= (v >= 0.0) & (v == np.floor(v))  # NaN fails; inf is >= HIST
+        if v < HIST:
+            h = np.intp(v) if v >= 0.0 else 0  # (a negative value already failed)
+            hist[h + (p & 1) * HIST] += 1  # two tallies: no store-to-load chain
+            top = max(top, h)
+        elif n_big < MAX_BIG:
+            big[n_big] = v
+            n_big += 1
+        else:
+            ok = False
+    total = 0.0  # exact while below limit (below 2**53 for any dtype)
+    for q in range(top + 1):
+        hist[q] += hist[q + HIST]
+        hist[q + HIST] = 0
+        total += np.float64(hist[q]) * q
+    for q in range(n_big):
+        total += big[q]
+    if not (ok and total < limit):
+        for q in range(top + 1):
+            hist[q] = 0
+        return False
+    for p in range(1, n_big):  # insertion sort, descending
+        v = big[p]
+        q = p
+        while q > 0 and big[q - 1] < v:
+            big[q] = big[q - 1]
+            q -= 1
+        big[q] = v
+    acc = 0.0  # exact: every partial sum is a whole number below 2 / eps
+    taken = 0
+    p = 0
+    h = top
+    for k in range(ns.shape[0]):
+        while taken < ns[k] and p < n_big:
+            acc += big[p]
+            p += 1
+            taken += 1
+        while taken < ns[k] and h > 0:
+            t = min(hist[h], ns[k] - taken)
+            acc += np.float64(t) * h
+            taken += t
+            hist[h] -= t
+            if hist[h] == 0:
+                h -= 1
+        # the rest are zeros (stored or padding): they add nothing
+        out[i, k] = acc / total
+    for q in range(top + 1):
+        hist[q] = 0
+    return True
+
+
+@kernel(signatures=_SIGS, example=_examples)
+def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
+    """Per-row reduceat totals, masked totals and top-n proportions of a CSR matrix."""
+    n_masks = masks.shape[0]
+    n_top = ns.shape[0]
+    totals = np.zeros(n_rows, data.dtype)
+    masked = np.zeros((n_masks, n_rows), data.dtype)
+    top = np.zeros((n_rows, n_top), np.float64)
+    longest = _longest_row(indptr)
+    maxidx = ns[n_top - 1] if n_top > 0 else 0
+    scratch = thread_scratch(longest + maxidx, data.dtype)
+    stacks = thread_scratch(STACK, np.float64)
+    hists = thread_partials(2 * HIST, np.int64)  # zeroed; each row leaves it zeroed
+    bigs = thread_scratch(MAX_BIG, np.float64)
+    limit = 2.0 / np.finfo(data.dtype).eps  # whole numbers below it add exactly
+    for i in numba.prange(n_rows):
+        tid = numba.get_thread_id()
+        buf = scratch[tid, :longest]
+        part = scratch[tid, longest : longest + maxidx]
+        stack = stacks[tid]
+        s = indptr[i]
+        e = indptr[i + 1]
+        row = data[s:e]
+        cols = indices[s:e]
+        totals[i] = reduceat_sum(row, row.shape[0], stack)
+        for q in range(n_masks):
+            n_kept = 0  # x[:, mask]: the row's kept values, in stored order
+            for p in range(row.shape[0]):
+                if masks[q, cols[p]]:
+                    buf[n_kept] = row[p]
+                    n_kept += 1
+            masked[q, i] = reduceat_sum(buf, n_kept, stack)
+        if n_top > 0:
+            if not _top_counts(row, ns, hists[tid], bigs[tid], top, i, limit):
+                _top_proportions(row, ns, buf, part, top, i)
+    return totals, masked, top
