@@ -1,4 +1,4 @@
-"""asv: ``sc.pp.calculate_qc_metrics`` (``qc_vars=['mt']``, default ``percent_top``)."""
+"""asv: ``sc.pp.calculate_qc_metrics`` and ``filter_cells``/``filter_genes`` on counts."""
 
 from __future__ import annotations
 
@@ -16,4 +16,18 @@ class CalculateQCMetrics(CaseSuite):
         self.run()
 
     def peakmem_calculate_qc_metrics(self, *_) -> None:
+        self.run()
+
+
+class Filter(CaseSuite):
+    """``filter_cells(min_genes=200)``, ``filter_genes(min_cells=3)`` (``inplace=False``)."""
+
+    prefix = "filter_"
+    params = (DATASETS, FORMATS, ["cells", "genes"])
+    param_names = ("dataset", "format", "variant")
+
+    def time_filter(self, *_) -> None:
+        self.run()
+
+    def peakmem_filter(self, *_) -> None:
         self.run()

@@ -7,12 +7,14 @@ Reproduces scanpy 1.12.4 ``describe_var`` on a canonical CSR matrix (scanpy's
   i.e. scipy's ``ones @ x``, ``csc_matvec`` over the transpose: each column accumulates
   ``data * 1`` in row order, in the data dtype;
 - ``n_cells_by_counts``: ``axis_nnz(x, axis=0)``, ``np.bincount`` of the indices of
-  the stored values ``!= 0`` (int64).
+  the stored values ``!= 0`` (int64);
+- ``filter_genes``' ``n_counts`` is the same sum, its ``n_cells``
+  ``stats.sum(x > 0, axis=0)``: the stored values ``> 0`` (int64).
 
 A column sweep (:mod:`.._columns`): parallel over disjoint column blocks, each block
 scanning every row in order, so each column is summed in row order at any thread
-count.  The kernel takes ``(*m.args)`` and returns ``(sums, nnz)``: ``(n_cols,)`` in
-the data dtype and ``(n_cols,)`` int64.
+count.  The kernel takes ``(*m.args)`` and returns ``(sums, nonzero, positive)``:
+``(n_cols,)`` in the data dtype and two ``(n_cols,)`` int64.
 """
 
 from __future__ import annotations
@@ -45,15 +47,16 @@ def _add(state, i, b, j, x):
     """Add row ``i``'s value ``x`` of column ``j`` (``csc_matvec``: ``y[j] += x * 1``)."""
     state[0][j] += x  # race-free: column j is this block's
     state[1][j] += x != 0  # race-free: column j is this block's
+    state[2][j] += x > 0  # race-free: column j is this block's
 
 
 @kernel(signatures=_SIGS, example=_examples)
 def qc_columns_csr(data, indices, indptr, n_rows, n_cols):
-    """Column sums (row order, data dtype) and nonzero counts of a canonical CSR matrix."""
+    """Column sums (row order, data dtype), nonzero and positive counts of canonical CSR."""
     sums = np.zeros(n_cols, data.dtype)
-    nnz = np.zeros(n_cols, np.int64)
+    nonzero = np.zeros(n_cols, np.int64)
+    positive = np.zeros(n_cols, np.int64)
     codes = np.zeros(n_rows, np.int64)  # every row, one group
-    sweep_csr(
-        data, indices, indptr, n_rows, n_cols, codes, (sums, nnz), _add, no_finish
-    )
-    return sums, nnz
+    state = (sums, nonzero, positive)
+    sweep_csr(data, indices, indptr, n_rows, n_cols, codes, state, _add, no_finish)
+    return sums, nonzero, positive

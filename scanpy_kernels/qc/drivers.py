@@ -27,10 +27,12 @@ __all__ = ["ObsSums", "VarSums", "obs_sums", "var_sums"]
 
 
 class ObsSums(NamedTuple):
-    """Per-cell sums: ``describe_obs``' ``total``, ``total_<qc_var>``, ``pct_*_in_top_n``."""
+    """Per-cell sums: ``describe_obs``' and ``filter_cells``' numbers."""
 
     #: ``(n_cells,)``, the data dtype: ``stats.sum(x, axis=1)``
     totals: NDArray
+    #: ``(n_cells,)`` int64: ``stats.sum(x > 0, axis=1)`` (``filter_cells``' n_genes)
+    positives: NDArray
     #: ``(n_masks, n_cells)``, the data dtype: ``stats.sum(x[:, masks[q]], axis=1)``
     masked: NDArray
     #: ``(n_cells, len(ns))`` float64: ``top_segment_proportions(x, ns)`` (sorted ``ns``)
@@ -38,12 +40,14 @@ class ObsSums(NamedTuple):
 
 
 class VarSums(NamedTuple):
-    """Per-gene sums: ``describe_var``'s ``total`` (``mean = totals / n_cells``)."""
+    """Per-gene sums: ``describe_var``'s (``mean = totals / n_cells``), ``filter_genes``'."""
 
     #: ``(n_genes,)``, the data dtype: ``stats.sum(x, axis=0)``
     totals: NDArray
     #: ``(n_genes,)`` int64: ``axis_nnz(x, axis=0)``
     n_cells: NDArray
+    #: ``(n_genes,)`` int64: ``stats.sum(x > 0, axis=0)`` (``filter_genes``' n_cells)
+    positives: NDArray
 
 
 def _csr(m: Matrix) -> None:
@@ -53,12 +57,13 @@ def _csr(m: Matrix) -> None:
 
 
 def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSums:
-    """Return the per-cell sums of a CSR matrix without explicit zeros, in one pass.
+    """Return the per-cell sums of a canonical CSR matrix, in one pass over the rows.
 
     Parameters
     ----------
     m
-        The matrix (cells x genes), explicit zeros eliminated as scanpy does first.
+        The matrix (cells x genes).  ``describe_obs`` eliminates explicit zeros
+        first, ``filter_cells`` does not (its counts skip values ``<= 0``).
     masks
         One numpy bool array of ``n_genes`` per ``qc_var`` (its genes).  Other
         arrays raise :class:`~.._input.UnsupportedInputError`: scanpy indexes with
@@ -88,14 +93,14 @@ def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSum
 
 
 def var_sums(m: Matrix) -> VarSums:
-    """Return the per-gene sums and nonzero counts of a canonical CSR matrix.
+    """Return the per-gene sums, nonzero and positive counts of a canonical CSR matrix.
 
     >>> import scipy.sparse as sp
     >>> from scanpy_kernels import as_matrix
     >>> x = sp.csr_array(np.array([[1.0, 0.0, 3.0], [0.0, 2.0, 2.0]], np.float32))
     >>> s = var_sums(as_matrix(x))
-    >>> s.totals.tolist(), s.n_cells.tolist()
-    ([1.0, 2.0, 5.0], [1, 1, 2])
+    >>> s.totals.tolist(), s.n_cells.tolist(), s.positives.tolist()
+    ([1.0, 2.0, 5.0], [1, 1, 2], [1, 1, 2])
     """
     _csr(m)
     return VarSums(*qc_columns_csr(*m.args))

@@ -6,7 +6,10 @@ row is computed by one iteration in scanpy's order, so any thread count gives th
 bits):
 
 - ``total_counts``: ``stats.sum(x, axis=1)``: scipy's ``np.add.reduceat`` over the
-  row in the data's dtype (:func:`._pairwise.reduceat_sum`);
+  row in the data's dtype (:func:`._pairwise.reduceat_sum`); ``filter_cells``'
+  ``n_counts`` is the same sum;
+- ``filter_cells``' ``n_genes``: ``stats.sum(x > 0, axis=1)``, the row's stored values
+  ``> 0`` (int64);
 - ``total_counts_<qc_var>``: ``stats.sum(x[:, mask], axis=1)``: scipy's column subset
   keeps each row's stored order, then the same reduceat over the kept values;
 - ``pct_counts_in_top_<n>_genes``: ``top_segment_proportions_sparse_csr`` (a numba
@@ -30,7 +33,8 @@ bits):
 
 The kernel takes ``(*m.args, masks, ns)``: ``masks`` ``(n_masks, n_cols)`` bool (one
 row per ``qc_var``), ``ns`` the sorted, distinct ``percent_top`` (may be empty) with
-``1 <= ns[k] <= n_cols``.  Returns ``(totals, masked_totals, top)``: ``(n_rows,)`` in the data dtype, ``(n_masks, n_rows)`` in the data dtype and
+``1 <= ns[k] <= n_cols``.  Returns ``(totals, positives, masked_totals, top)``: ``(n_rows,)`` in the data
+dtype, ``(n_rows,)`` int64, ``(n_masks, n_rows)`` in the data dtype and
 ``(n_rows, len(ns))`` float64.
 """
 
@@ -57,7 +61,7 @@ HIST = 1024
 #: at most this many larger counts per row are insertion-sorted, else quickselect
 MAX_BIG = 64
 
-_OUT = "Tuple(({d}[::1], {d}[:, ::1], float64[:, ::1]))"
+_OUT = "Tuple(({d}[::1], int64[::1], {d}[:, ::1], float64[:, ::1]))"
 #: data, indices, indptr, n_rows, n_cols, masks, ns
 _SIGS = signatures(
     _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, boolean[:, ::1], int64[::1])"
@@ -180,18 +184,16 @@ def _top_proportions(row, ns, buf, part, out, i):
 
 
 @helper
-def _top_counts(row, ns, hist, big, out, i, limit):
-    """Write row ``i``'s fractions if its values are counts; return whether it did.
+def _tally(row, hist, big):
+    """Tally row's values into ``hist`` (two tallies) and ``big``; return the verdict.
 
-    Counts: whole numbers >= 0, at most :data:`MAX_BIG` of them >= :data:`HIST`, their
-    sum below ``limit`` (then every float sum scanpy makes is exact, and the fraction is
-    the exact sum of the top-ranked values over the row's sum).  ``hist``: two
-    :data:`HIST` int64 tallies (even and odd positions), zero on entry and on return; ``big``: scratch for
-    :data:`MAX_BIG` values.
+    Returns ``(counts, top, n_big)``: whether every value is a whole number >= 0 with at
+    most :data:`MAX_BIG` of them >= :data:`HIST` (NaN, inf and negatives fail), the
+    largest value tallied and the number of values put in ``big``.
     """
     ok = True
     n_big = 0
-    top = 0  # the largest value tallied
+    top = 0
     for p in range(row.shape[0]):
         v = np.float64(row[p])
         ok &= (v >= 0.0) & (v == np.floor(v))  # NaN fails; inf is >= HIST
@@ -204,6 +206,31 @@ def _top_counts(row, ns, hist, big, out, i, limit):
             n_big += 1
         else:
             ok = False
+    return ok, top, n_big
+
+
+@helper
+def _sort_descending(big, n):
+    """Insertion-sort ``big[:n]`` (at most :data:`MAX_BIG` values), largest first."""
+    for p in range(1, n):
+        v = big[p]
+        q = p
+        while q > 0 and big[q - 1] < v:
+            big[q] = big[q - 1]
+            q -= 1
+        big[q] = v
+
+
+@helper
+def _top_counts(row, ns, hist, big, out, i, limit):
+    """Write row ``i``'s fractions if its values are counts; return whether it did.
+
+    Counts (:func:`_tally`) whose sum is below ``limit``: then every float sum scanpy
+    makes is exact, and a fraction is the exact sum of the top-ranked values over the
+    row's sum.  ``hist``: two :data:`HIST` int64 tallies (even and odd positions),
+    zero on entry and on return; ``big``: scratch for :data:`MAX_BIG` values.
+    """
+    ok, top, n_big = _tally(row, hist, big)
     total = 0.0  # exact while below limit (below 2**53 for any dtype)
     for q in range(top + 1):
         hist[q] += hist[q + HIST]
@@ -211,46 +238,37 @@ def _top_counts(row, ns, hist, big, out, i, limit):
         total += np.float64(hist[q]) * q
     for q in range(n_big):
         total += big[q]
-    if not (ok and total < limit):
-        for q in range(top + 1):
-            hist[q] = 0
-        return False
-    for p in range(1, n_big):  # insertion sort, descending
-        v = big[p]
-        q = p
-        while q > 0 and big[q - 1] < v:
-            big[q] = big[q - 1]
-            q -= 1
-        big[q] = v
-    acc = 0.0  # exact: every partial sum is a whole number below 2 / eps
-    taken = 0
-    p = 0
-    h = top
-    for k in range(ns.shape[0]):
-        while taken < ns[k] and p < n_big:
-            acc += big[p]
-            p += 1
-            taken += 1
-        while taken < ns[k] and h > 0:
-            t = min(hist[h], ns[k] - taken)
-            acc += np.float64(t) * h
-            taken += t
-            hist[h] -= t
-            if hist[h] == 0:
-                h -= 1
-        # the rest are zeros (stored or padding): they add nothing
-        out[i, k] = acc / total
+    if ok and total < limit:
+        _sort_descending(big, n_big)
+        acc = 0.0  # exact: every partial sum is a whole number below 2 / eps
+        taken = 0
+        p = 0
+        h = top
+        for k in range(ns.shape[0]):
+            while taken < ns[k] and p < n_big:
+                acc += big[p]
+                p += 1
+                taken += 1
+            while taken < ns[k] and h > 0:
+                t = min(hist[h], ns[k] - taken)
+                acc += np.float64(t) * h
+                taken += t
+                hist[h] -= t
+                h -= hist[h] == 0
+            # the rest are zeros (stored or padding): they add nothing
+            out[i, k] = acc / total
     for q in range(top + 1):
         hist[q] = 0
-    return True
+    return ok and total < limit
 
 
 @kernel(signatures=_SIGS, example=_examples)
 def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
-    """Per-row reduceat totals, masked totals and top-n proportions of a CSR matrix."""
+    """Per-row reduceat totals, positives, masked totals, top-n proportions of CSR."""
     n_masks = masks.shape[0]
     n_top = ns.shape[0]
     totals = np.zeros(n_rows, data.dtype)
+    positives = np.zeros(n_rows, np.int64)
     masked = np.zeros((n_masks, n_rows), data.dtype)
     top = np.zeros((n_rows, n_top), np.float64)
     longest = _longest_row(indptr)
@@ -270,6 +288,10 @@ def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
         row = data[s:e]
         cols = indices[s:e]
         totals[i] = reduceat_sum(row, row.shape[0], stack)
+        count = 0
+        for p in range(row.shape[0]):
+            count += row[p] > 0
+        positives[i] = count
         for q in range(n_masks):
             n_kept = 0  # x[:, mask]: the row's kept values, in stored order
             for p in range(row.shape[0]):
@@ -277,7 +299,9 @@ def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
                     buf[n_kept] = row[p]
                     n_kept += 1
             masked[q, i] = reduceat_sum(buf, n_kept, stack)
-        if n_top > 0:
-            if not _top_counts(row, ns, hists[tid], bigs[tid], top, i, limit):
-                _top_proportions(row, ns, buf, part, top, i)
-    return totals, masked, top
+        counts = n_top > 0 and _top_counts(
+            row, ns, hists[tid], bigs[tid], top, i, limit
+        )
+        if n_top > 0 and not counts:
+            _top_proportions(row, ns, buf, part, top, i)
+    return totals, positives, masked, top
