@@ -28,7 +28,7 @@ __all__ = ["qc_columns_csr"]
 
 #: data, indices, indptr, n_rows, n_cols
 _SIGS = signatures(
-    "Tuple(({d}[::1], int64[::1]))({d}[::1], {i}[::1], {i}[::1], int64, int64)"
+    "Tuple(({d}[::1], int64[::1], int64[::1]))({d}[::1], {i}[::1], {i}[::1], int64, int64)"
 )
 
 
