@@ -249,6 +249,39 @@ def test_vendored_kernels_pass_scanpys_ruff(tmp_path, pins, ruff):
     assert not failed, "scanpy's ruff config rejects the vendored kernels:\n" + "\n".join(failed)
 
 
+def test_series_frontends_pass_scanpys_ruff(tmp_path, pins, ruff):
+    """Every Python file the series' frontend patches touch passes scanpy's ruff.
+
+    The fork is built from patches/ and the files changed after the pristine sdist
+    (the vendored package aside: the test above) are checked with scanpy's own
+    configuration, as scanpy's CI would check a pull request.
+    """
+    repo = tmp_path / "fork"
+    fork.build(repo, patches_dir=PATCHES_DIR)
+    base = git(repo, "rev-list", "--max-parents=0", "HEAD").stdout.strip()
+    changed = git(repo, "diff", "--name-only", "--diff-filter=AM", base, "HEAD").stdout
+    files = [
+        f
+        for f in changed.split()
+        if f.endswith(".py") and not f.startswith(f"{pins.vendor_target}/")
+    ]
+    assert "src/scanpy/preprocessing/_qc.py" in files
+    failed = []
+    for cmd in (["check", "--output-format", "concise"], ["format", "--diff"]):
+        proc = subprocess.run(
+            [str(ruff), *cmd, "--no-cache", *files],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            failed.append(f"$ ruff {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+    assert not failed, "scanpy's ruff config rejects the series' frontends:\n" + "\n".join(
+        failed
+    )
+
+
 # --- fork build / export / apply -------------------------------------------------------
 
 

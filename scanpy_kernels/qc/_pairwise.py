@@ -11,7 +11,10 @@ loops_utils.h.src``), in the run's own dtype (float32 stays float32):
 
 ``np.add.reduceat(a, starts)`` (scipy's CSR row sums, ``_minor_reduce``) starts each
 segment from its first value and adds the pairwise sum of the rest:
-:func:`reduceat_sum`.  numba compiles no untyped recursion, so the recursion is walked
+:func:`reduceat_sum`.  ``np.sum(a, axis=1)`` of a C-contiguous array starts from the
+identity, ``0 + pairwise(row)`` (an all ``-0.0`` row sums to ``+0.0``): :func:`array_sum`.
+Along a strided axis (``x[:, mask]`` is an F-ordered copy) numpy adds the columns one
+by one: :func:`sequential_sum`.  numba compiles no untyped recursion, so the recursion is walked
 on an explicit stack the caller owns (a row of per-thread scratch, :data:`STACK`
 float64 slots: ``(lo, n, right_started)`` per level and the finished left half; 40
 levels cover any array, each level halves the run).
@@ -23,7 +26,7 @@ import numpy as np
 
 from ..toolkit import helper, routine
 
-__all__ = ["STACK", "reduceat_sum"]
+__all__ = ["STACK", "array_sum", "reduceat_sum", "sequential_sum"]
 
 #: numpy's ``PW_BLOCKSIZE``: runs of at most this many values are summed in 8 lanes
 PW_BLOCKSIZE = 128
@@ -122,3 +125,24 @@ def reduceat_sum(v, n, stack):
     if n == 1:
         return v[0]
     return v[0] + _pairwise(v, 1, n - 1, stack)
+
+
+@routine
+def array_sum(v, n, stack):
+    """``np.sum`` of the contiguous run ``v[:n]``: ``0 + pairwise(v[:n])``.
+
+    ``stack``: :data:`STACK` float64 slots of scratch.
+    """
+    return v.dtype.type(0.0) + _pairwise(v, 0, n, stack)
+
+
+@routine
+def sequential_sum(v, n, stack):
+    """``0 + v[0] + v[1] + ...`` in ``v``'s dtype: ``np.sum`` along a strided axis.
+
+    ``stack`` is not used (the signature of :func:`reduceat_sum` and :func:`array_sum`).
+    """
+    res = v.dtype.type(0.0)
+    for p in range(n):
+        res += v[p]
+    return res

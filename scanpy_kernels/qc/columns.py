@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._columns import no_finish, sweep_csr
+from .._columns import no_finish, sweep_csr, sweep_dense
 from ..toolkit import helper, kernel, matrix_args, signatures
 
-__all__ = ["qc_columns_csr"]
+__all__ = ["qc_columns_csr", "qc_columns_dense"]
 
 #: data, indices, indptr, n_rows, n_cols
 _SIGS = signatures(
@@ -32,13 +32,17 @@ _SIGS = signatures(
 )
 
 
-def _examples(rng):
+#: x
+_DENSE_SIGS = signatures("Tuple(({d}[::1], int64[::1], int64[::1]))({d}[:, ::1])")
+
+
+def _examples(rng, fmt="csr"):
     out = []
     for dtype, index in ((np.float32, np.int32), (np.float64, np.int64)):
         x = rng.negative_binomial(1, 0.4, (120, 70)).astype(np.float64) * 0.37
         x[rng.random(x.shape) < 0.6] = 0.0
         x[:, 4] = 0.0  # an empty column
-        out.append(matrix_args(x, "csr", dtype, index))
+        out.append(matrix_args(x, fmt, dtype, index))
     return out
 
 
@@ -59,4 +63,16 @@ def qc_columns_csr(data, indices, indptr, n_rows, n_cols):
     codes = np.zeros(n_rows, np.int64)  # every row, one group
     state = (sums, nonzero, positive)
     sweep_csr(data, indices, indptr, n_rows, n_cols, codes, state, _add, no_finish)
+    return sums, nonzero, positive
+
+
+@kernel(signatures=_DENSE_SIGS, example=lambda rng: _examples(rng, "dense"))
+def qc_columns_dense(x):
+    """Column sums (row order, as ``np.sum(axis=0)``), nonzero and positive counts."""
+    n_rows, n_cols = x.shape
+    sums = np.zeros(n_cols, x.dtype)
+    nonzero = np.zeros(n_cols, np.int64)
+    positive = np.zeros(n_cols, np.int64)
+    codes = np.zeros(n_rows, np.int64)  # every row, one group
+    sweep_dense(x, codes, (sums, nonzero, positive), _add, no_finish)
     return sums, nonzero, positive

@@ -1,9 +1,10 @@
 """What scanpy's QC frontends call: a :class:`~.._input.Matrix` in, arrays out.
 
 :func:`obs_sums` and :func:`var_sums` serve ``describe_obs`` / ``describe_var`` (and
-so ``calculate_qc_metrics``) on a canonical CSR matrix; other formats raise
-:class:`~.._input.UnsupportedInputError` (the frontend keeps scanpy's code: dense
-``np.partition`` orders differ from numba's, CSC sums go column by column).
+so ``calculate_qc_metrics``), ``filter_cells`` / ``filter_genes`` on a canonical CSR
+matrix or a C-contiguous array; CSC raises :class:`~.._input.UnsupportedInputError`
+(the frontend keeps scanpy's code: its sums go column by column, its proportions
+through a CSR copy).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .._input import UnsupportedInputError
-from .columns import qc_columns_csr
-from .rows import qc_rows_csr
+from .columns import qc_columns_csr, qc_columns_dense
+from .rows import qc_rows_csr, qc_rows_dense
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,7 +37,7 @@ class ObsSums(NamedTuple):
     #: ``(n_masks, n_cells)``, the data dtype: ``stats.sum(x[:, masks[q]], axis=1)``
     masked: NDArray
     #: ``(n_cells, len(ns))`` float64: ``top_segment_proportions(x, ns)`` (sorted ``ns``)
-    top: NDArray
+    top: NDArray | None
 
 
 class VarSums(NamedTuple):
@@ -50,10 +51,29 @@ class VarSums(NamedTuple):
     positives: NDArray
 
 
-def _csr(m: Matrix) -> None:
-    if m.fmt != "csr":
-        msg = f"the QC kernels take CSR, not {m.fmt}"
+def _not_csc(m: Matrix) -> None:
+    if m.fmt == "csc":
+        msg = "the QC kernels take CSR and dense arrays, not CSC"
         raise UnsupportedInputError(msg)
+
+
+def _numpy_top_sums(x: NDArray, ns: NDArray[np.int64]) -> NDArray[np.float64]:
+    """scanpy's dense ``top_segment_proportions`` before its division, on rows ``x``.
+
+    numpy's ``np.partition`` orders each row on its own, so a subset of rows gets the
+    same order (and the same float sums) as in the whole matrix.
+    """
+    part = np.apply_along_axis(np.partition, 1, x, x.shape[1] - ns)[:, ::-1][
+        :, : ns[-1]
+    ]
+    out = np.zeros((x.shape[0], ns.size))
+    acc = np.zeros(x.shape[0])
+    prev = 0
+    for j, n in enumerate(ns):
+        acc += part[:, prev:n].sum(axis=1)
+        out[:, j] = acc
+        prev = n
+    return out
 
 
 def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSums:
@@ -78,7 +98,7 @@ def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSum
     >>> s.totals.tolist(), s.masked.tolist(), s.top.tolist()
     ([4.0, 4.0], [[1.0, 0.0]], [[0.75, 1.0], [0.5, 1.0]])
     """
-    _csr(m)
+    _not_csc(m)
     if not all(
         isinstance(mask, np.ndarray)
         and mask.dtype == bool
@@ -89,7 +109,17 @@ def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSum
         raise UnsupportedInputError(msg)
     masks = np.array(masks, dtype=bool).reshape((len(masks), m.shape[1]))
     ns = np.sort(np.asarray(ns).astype(np.int64).ravel())
-    return ObsSums(*qc_rows_csr(*m.args, masks, ns))
+    if m.fmt == "csr":
+        return ObsSums(*qc_rows_csr(*m.args, masks, ns))
+    totals, positives, masked, sums, unsettled = qc_rows_dense(m.data, masks, ns)
+    if ns.size == 0:
+        return ObsSums(totals, positives, masked, sums)
+    rows = np.flatnonzero(unsettled)
+    if rows.size:
+        sums[rows] = _numpy_top_sums(m.data[rows], ns)
+    return ObsSums(
+        totals, positives, masked, sums / totals[:, None]
+    )  # scanpy's division
 
 
 def var_sums(m: Matrix) -> VarSums:
@@ -102,5 +132,6 @@ def var_sums(m: Matrix) -> VarSums:
     >>> s.totals.tolist(), s.n_cells.tolist(), s.positives.tolist()
     ([1.0, 2.0, 5.0], [1, 1, 2], [1, 1, 2])
     """
-    _csr(m)
-    return VarSums(*qc_columns_csr(*m.args))
+    _not_csc(m)
+    kernel = qc_columns_csr if m.fmt == "csr" else qc_columns_dense
+    return VarSums(*kernel(*m.args))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .._columns import column_range
 from ..toolkit import (
     helper,
     kernel,
@@ -52,9 +53,9 @@ from ..toolkit import (
     thread_partials,
     thread_scratch,
 )
-from ._pairwise import STACK, reduceat_sum
+from ._pairwise import STACK, array_sum, reduceat_sum, sequential_sum
 
-__all__ = ["qc_rows_csr"]
+__all__ = ["qc_rows_csr", "qc_rows_dense"]
 
 #: counts below this are tallied in a per-thread histogram (8 KiB of int64)
 HIST = 1024
@@ -68,7 +69,12 @@ _SIGS = signatures(
 )
 
 
-def _examples(rng):
+_DENSE_OUT = "Tuple(({d}[::1], int64[::1], {d}[:, ::1], float64[:, ::1], boolean[::1]))"
+#: x, masks, ns
+_DENSE_SIGS = signatures(_DENSE_OUT + "({d}[:, ::1], boolean[:, ::1], int64[::1])")
+
+
+def _examples(rng, fmt="csr"):
     out = []
     for dtype, index in ((np.float32, np.int32), (np.float64, np.int64)):
         x = rng.negative_binomial(1, 0.4, (90, 300)).astype(np.float64)
@@ -78,7 +84,7 @@ def _examples(rng):
         x[6, :250] = 0.0  # fewer values than the largest n
         masks = rng.random((2, 300)) < 0.1
         for ns in ([50, 100, 200], [1, 300], []):
-            args = matrix_args(x, "csr", dtype, index)
+            args = matrix_args(x, fmt, dtype, index)
             out.append((*args, masks, np.asarray(ns, np.int64)))
     return out
 
@@ -223,11 +229,11 @@ def _sort_descending(big, n):
 
 @helper
 def _top_counts(row, ns, hist, big, out, i, limit):
-    """Write row ``i``'s fractions if its values are counts; return whether it did.
+    """Write row ``i``'s top-n sums if its values are counts; return whether it did.
 
     Counts (:func:`_tally`) whose sum is below ``limit``: then every float sum scanpy
-    makes is exact, and a fraction is the exact sum of the top-ranked values over the
-    row's sum.  ``hist``: two :data:`HIST` int64 tallies (even and odd positions),
+    makes is exact, so the sum of its top ``n`` values in any order is scanpy's (the
+    caller divides by the row's sum, also exact).  ``hist``: two :data:`HIST` int64 tallies (even and odd positions),
     zero on entry and on return; ``big``: scratch for :data:`MAX_BIG` values.
     """
     ok, top, n_big = _tally(row, hist, big)
@@ -256,10 +262,34 @@ def _top_counts(row, ns, hist, big, out, i, limit):
                 hist[h] -= t
                 h -= hist[h] == 0
             # the rest are zeros (stored or padding): they add nothing
-            out[i, k] = acc / total
+            out[i, k] = acc
     for q in range(top + 1):
         hist[q] = 0
     return ok and total < limit
+
+
+@helper
+def _row_sums(row, cols, masks, stack, buf, out, i, total_of, masked_of):
+    """Write row ``i``'s total, positives and masked totals into ``out``.
+
+    ``total_of(values, n, stack)``: how scanpy sums a row, ``masked_of`` a row of
+    ``x[:, mask]`` (CSR: :func:`reduceat_sum` both; dense: :func:`array_sum` and, the
+    subset being an F-ordered copy, :func:`sequential_sum`); ``buf``: scratch for the
+    row's kept values.
+    """
+    totals, positives, masked = out[0], out[1], out[2]  # (read by index, .._columns)
+    totals[i] = total_of(row, row.shape[0], stack)
+    count = 0
+    for p in range(row.shape[0]):
+        count += row[p] > 0
+    positives[i] = count
+    for q in range(masks.shape[0]):
+        n_kept = 0  # x[:, mask]: the row's kept values, in stored order
+        for p in range(row.shape[0]):
+            if masks[q, cols[p]]:
+                buf[n_kept] = row[p]
+                n_kept += 1
+        masked[q, i] = masked_of(buf, n_kept, stack)
 
 
 @kernel(signatures=_SIGS, example=_examples)
@@ -278,6 +308,7 @@ def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
     hists = thread_partials(2 * HIST, np.int64)  # zeroed; each row leaves it zeroed
     bigs = thread_scratch(MAX_BIG, np.float64)
     limit = 2.0 / np.finfo(data.dtype).eps  # whole numbers below it add exactly
+    out = (totals, positives, masked)
     for i in numba.prange(n_rows):
         tid = numba.get_thread_id()
         buf = scratch[tid, :longest]
@@ -287,21 +318,57 @@ def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
         e = indptr[i + 1]
         row = data[s:e]
         cols = indices[s:e]
-        totals[i] = reduceat_sum(row, row.shape[0], stack)
-        count = 0
-        for p in range(row.shape[0]):
-            count += row[p] > 0
-        positives[i] = count
-        for q in range(n_masks):
-            n_kept = 0  # x[:, mask]: the row's kept values, in stored order
-            for p in range(row.shape[0]):
-                if masks[q, cols[p]]:
-                    buf[n_kept] = row[p]
-                    n_kept += 1
-            masked[q, i] = reduceat_sum(buf, n_kept, stack)
+        _row_sums(row, cols, masks, stack, buf, out, i, reduceat_sum, reduceat_sum)
         counts = n_top > 0 and _top_counts(
             row, ns, hists[tid], bigs[tid], top, i, limit
         )
-        if n_top > 0 and not counts:
+        if counts:  # scanpy's numba kernel divides by the row's (exact) sum
+            for k in range(n_top):
+                top[i, k] = top[i, k] / np.float64(totals[i])
+        elif n_top > 0:
             _top_proportions(row, ns, buf, part, top, i)
     return totals, positives, masked, top
+
+
+@kernel(signatures=_DENSE_SIGS, example=lambda rng: _examples(rng, "dense"))
+def qc_rows_dense(x, masks, ns):
+    """Per-row ``np.sum`` totals, positives, masked totals, top-n sums of a dense array.
+
+    Dense rows take the counts road only: ``top`` holds the top-n *sums* (the driver
+    divides, as scanpy's numpy code does), and ``unsettled[i]`` marks a row that is not
+    counts (the driver runs scanpy's ``np.partition`` on those rows: numpy's
+    introselect, not numba's quickselect, orders them).
+    """
+    n_rows, n_cols = x.shape
+    n_top = ns.shape[0]
+    totals = np.zeros(n_rows, x.dtype)
+    positives = np.zeros(n_rows, np.int64)
+    masked = np.zeros((masks.shape[0], n_rows), x.dtype)
+    top = np.zeros((n_rows, n_top), np.float64)
+    unsettled = np.zeros(n_rows, np.bool_)
+    cols = column_range(n_cols)
+    scratch = thread_scratch(n_cols, x.dtype)
+    stacks = thread_scratch(STACK, np.float64)
+    hists = thread_partials(2 * HIST, np.int64)  # zeroed; each row leaves it zeroed
+    bigs = thread_scratch(MAX_BIG, np.float64)
+    limit = 2.0 / np.finfo(x.dtype).eps  # whole numbers below it add exactly
+    out = (totals, positives, masked)
+    for i in numba.prange(n_rows):
+        tid = numba.get_thread_id()
+        row = x[i]
+        _row_sums(
+            row,
+            cols,
+            masks,
+            stacks[tid],
+            scratch[tid],
+            out,
+            i,
+            array_sum,
+            sequential_sum,
+        )
+        if n_top > 0:
+            unsettled[i] = not _top_counts(
+                row, ns, hists[tid], bigs[tid], top, i, limit
+            )
+    return totals, positives, masked, top, unsettled
