@@ -18,7 +18,7 @@ N_TOP = 2000
 @dataclass(frozen=True)
 class Case:
     name: str
-    family: str  # "hvg", "rgg", "qc" or "filter"
+    family: str  # "hvg", "rgg" or "qc"
     log1p: bool  # input: log-normalised (True) or raw counts (False)
     call: Callable[[Any, Any], Any]  # (scanpy module, adata) -> result
     needs_group: bool = False
@@ -102,11 +102,5 @@ CASES: dict[str, Case] = {
              needs_group=True, label="rank_genes_groups(method='t-test_overestim_var') vs rest"),
         Case("qc_metrics", "qc", False, _qc,
              label="calculate_qc_metrics(qc_vars=['mt']) (percent_top default)"),
-        Case("filter_cells", "filter", False,
-             lambda sc, adata: sc.pp.filter_cells(adata, min_genes=200, inplace=False),
-             label="filter_cells(min_genes=200, inplace=False)"),
-        Case("filter_genes", "filter", False,
-             lambda sc, adata: sc.pp.filter_genes(adata, min_cells=3, inplace=False),
-             label="filter_genes(min_cells=3, inplace=False)"),
     )
 }

@@ -18,8 +18,6 @@ FUNCTIONS: dict[str, list[str]] = {
     "sc.experimental.pp.highly_variable_genes": ["hvg_pearson"],
     "sc.tl.rank_genes_groups": [c for c in CASES if c.startswith("rgg_")],
     "sc.pp.calculate_qc_metrics": ["qc_metrics"],
-    "sc.pp.filter_cells": ["filter_cells"],
-    "sc.pp.filter_genes": ["filter_genes"],
 }
 #: one case per kernel family, for the larger sizes and the cells scaling
 SUBSET = ["hvg_seurat", "hvg_seurat_v3", "hvg_pearson", "rgg_wilcoxon", "rgg_t-test", "qc_metrics"]

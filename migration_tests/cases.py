@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = ("filter", "hvg", "qc", "rank_genes_groups")
+FAMILIES = ("hvg", "qc", "rank_genes_groups")
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -576,59 +576,6 @@ def qc_cases() -> Iterator[Case]:
     yield _case("qc", QC, big, "qc", qc_vars=["expressed_mask"], percent_top=[1, 20, 2000])
 
 
-# --- filter -------------------------------------------------------------------------
-
-FILTER_CELLS = "pp.filter_cells"
-FILTER_GENES = "pp.filter_genes"
-
-
-def filter_cases() -> Iterator[Case]:
-    """filter_cells / filter_genes: each threshold, in place or not, layouts, real data."""
-    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, COUNTS_CSR_INT)
-    for lay in layouts:
-        spec = gen(QC_SIZE, lay)
-        yield _case("filter", FILTER_CELLS, spec, "cells", min_genes=95)
-        yield _case("filter", FILTER_GENES, spec, "genes", min_counts=160, inplace=False)
-    base = gen(QC_SIZE, CSR32)
-    logged = gen(QC_SIZE, CSR32, values="log1p")  # real-valued: sums depend on order
-    cells: list[tuple[InputSpec, dict[str, Any]]] = [
-        (base, {"min_counts": 200}),
-        (base, {"max_counts": 260.5}),
-        (base, {"max_genes": 100, "inplace": False}),
-        (base, {"min_genes": 0}),
-        (logged, {"min_counts": 60.0}),
-        (logged, {"max_genes": 96, "inplace": False}),
-        (gen(QC_SIZE, CSR64_I64, values="log1p"), {"min_counts": 60.0, "inplace": False}),
-        (gen(QC_SIZE, CSR_ARRAY64), {"min_genes": 95, "inplace": False}),
-        # bad input: errors must match
-        (base, {}),
-        (base, {"min_genes": 3, "min_counts": 3}),
-    ]
-    genes: list[tuple[InputSpec, dict[str, Any]]] = [
-        (base, {"min_cells": 75}),
-        (base, {"max_cells": 80}),
-        (base, {"max_counts": 150.5, "inplace": False}),
-        (base, {"min_cells": 0, "inplace": False}),
-        (logged, {"min_counts": 40.0}),
-        (logged, {"max_cells": 80, "inplace": False}),
-        (gen(QC_SIZE, CSR64_I64, values="log1p"), {"min_counts": 40.0, "inplace": False}),
-        (base, {}),
-        (base, {"min_cells": 3, "max_cells": 300}),
-    ]
-    for spec, kw in cells:
-        yield _case("filter", FILTER_CELLS, spec, "cells", **kw)
-    for spec, kw in genes:
-        yield _case("filter", FILTER_GENES, spec, "genes", **kw)
-    for file in REAL_FILES:
-        spec = Real(file, CSR32, values="counts")
-        yield _case("filter", FILTER_CELLS, spec, "cells", min_genes=200)
-        yield _case("filter", FILTER_GENES, spec, "genes", min_cells=3)
-        yield _case("filter", FILTER_GENES, spec, "genes", min_counts=10, inplace=False)
-    big = Real("kang_muscat_8684x2511_counts.h5ad", CSR32, values="log1p")
-    yield _case("filter", FILTER_CELLS, big, "cells", min_counts=500.0, inplace=False)
-    yield _case("filter", FILTER_GENES, big, "genes", max_counts=800.0, inplace=False)
-
-
 # --- registry -------------------------------------------------------------------------
 
 
@@ -643,7 +590,6 @@ def all_cases() -> list[Case]:
         *rgg_edge_cases(),
         *rgg_real_cases(),
         *qc_cases(),
-        *filter_cases(),
     ]
     seen: set[str] = set()
     for c in cases:

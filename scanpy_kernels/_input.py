@@ -143,7 +143,6 @@ def as_matrix(
     convert: bool = False,
     sort_csc: bool = False,
     duplicates: Literal["sum", "raise"] = "raise",
-    canonical_only: bool = False,
 ) -> Matrix:
     """Return ``x`` as the kernels take it, or raise :class:`UnsupportedInputError`.
 
@@ -165,11 +164,6 @@ def as_matrix(
         Entries stored twice: ``"sum"`` them (on a copy, as scipy's
         ``sum_duplicates``), or ``"raise"`` a ValueError (where scanpy's own result
         depends on how the duplicates are stored).
-    canonical_only
-        Raise :class:`UnsupportedInputError` for a sparse matrix with unsorted indices
-        or duplicates instead of sorting or summing them: for frontends whose scanpy
-        result follows the stored entries in their stored order (scipy's row sums,
-        ``x > 0`` counts), which then keep scanpy's code for such rare input.
 
     Raises
     ------
@@ -203,9 +197,6 @@ def as_matrix(
         x.shape,
     )
     verdict = _structure(m)
-    if canonical_only and verdict != CANONICAL:
-        msg = "a sparse matrix with unsorted indices or duplicate entries"
-        raise UnsupportedInputError(msg)
     if verdict == DUPLICATES:
         return _canonical(m, duplicates=duplicates)
     if verdict == UNSORTED:

@@ -113,23 +113,6 @@ def test_duplicates_sum_or_raise():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("fmt", ["csr", "csc"])
-def test_canonical_only_refuses_unsorted_and_duplicates(fmt):
-    """Frontends whose result follows the stored order keep scanpy's code for these."""
-    x = _csr() if fmt == "csr" else _csr().tocsc()
-    m = as_matrix(x, canonical_only=True)
-    assert m.data is x.data  # canonical: used as is
-    dup = _with_duplicate(_csr())
-    if fmt == "csc":  # the same arrays as the CSC matrix of the transposed shape
-        dup = sp.csc_matrix((dup.data, dup.indices, dup.indptr), shape=dup.shape[::-1])
-    unsorted = x.copy()
-    unsorted.indices[[0, 1]] = unsorted.indices[[1, 0]]  # the first row has 2+ entries
-    unsorted.has_sorted_indices = True  # a flag it does not deserve: never trusted
-    for bad in (dup, unsorted):
-        with pytest.raises(UnsupportedInputError, match="unsorted indices or duplicate"):
-            as_matrix(bad, canonical_only=True)
-
-
 def test_corrupt_structure_raises():
     x = _csr()
     x.indices[3] = 99

@@ -701,14 +701,7 @@ def test_cases_are_unique_and_cover_the_families():
     all_cases = cases.all_cases()
     assert {c.family for c in all_cases} == set(cases.FAMILIES)
     funcs = {c.func for c in all_cases}
-    assert funcs == {
-        cases.HVG,
-        cases.HVG_EXP,
-        cases.RGG,
-        cases.QC,
-        cases.FILTER_CELLS,
-        cases.FILTER_GENES,
-    }
+    assert funcs == {cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC}
     qc_kwargs = {k for c in all_cases if c.func == cases.QC for k in c.kwargs}
     assert {"qc_vars", "percent_top", "layer", "use_raw", "inplace", "log1p"} <= qc_kwargs
     assert {"expr_type", "var_type"} <= qc_kwargs

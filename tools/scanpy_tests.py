@@ -26,10 +26,6 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_filter_rank_genes_groups.py",
     ),
     "src/scanpy/preprocessing/_qc.py": ("tests/test_qc_metrics.py",),
-    "src/scanpy/preprocessing/_simple.py": (
-        "tests/test_preprocessing.py",
-        "tests/test_preprocessing_distributed.py",
-    ),
     "src/scanpy/_utils/__init__.py": ("tests/test_utils.py",),
     "src/scanpy/_kernels/": ("tests/test_package_structure.py",),
     "src/scanpy/__init__.py": ("tests/test_package_structure.py",),
@@ -39,7 +35,6 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
 FAMILY_TESTS: dict[str, tuple[str, ...]] = {
     "hvg": ("tests/test_highly_variable_genes.py", "tests/test_normalization.py"),
     "qc": ("tests/test_qc_metrics.py",),
-    "filter": ("tests/test_preprocessing.py", "tests/test_preprocessing_distributed.py"),
     "rank_genes_groups": (
         "tests/test_rank_genes_groups.py",
         "tests/test_rank_genes_groups_logreg.py",

@@ -1,4 +1,4 @@
-"""asv: ``sc.pp.calculate_qc_metrics`` and ``filter_cells``/``filter_genes`` on counts."""
+"""asv: ``sc.pp.calculate_qc_metrics`` (``qc_vars=['mt']``, default ``percent_top``)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,3 @@ class CalculateQCMetrics(CaseSuite):
     def peakmem_calculate_qc_metrics(self, *_) -> None:
         self.run()
 
-
-class Filter(CaseSuite):
-    """``filter_cells(min_genes=200)``, ``filter_genes(min_cells=3)`` (``inplace=False``)."""
-
-    prefix = "filter_"
-    params = (DATASETS, FORMATS, ["cells", "genes"])
-    param_names = ("dataset", "format", "variant")
-
-    def time_filter(self, *_) -> None:
-        self.run()
-
-    def peakmem_filter(self, *_) -> None:
-        self.run()

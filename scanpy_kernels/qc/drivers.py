@@ -1,8 +1,7 @@
 """What scanpy's QC frontends call: a :class:`~.._input.Matrix` in, arrays out.
 
 :func:`obs_sums` and :func:`var_sums` serve ``describe_obs`` / ``describe_var`` (and
-so ``calculate_qc_metrics``), ``filter_cells`` / ``filter_genes`` on a canonical CSR
-matrix or a C-contiguous array; CSC raises :class:`~.._input.UnsupportedInputError`
+so ``calculate_qc_metrics``) on a canonical CSR matrix or a C-contiguous array; CSC raises :class:`~.._input.UnsupportedInputError`
 (the frontend keeps scanpy's code: its sums go column by column, its proportions
 through a CSR copy).
 """
@@ -28,12 +27,10 @@ __all__ = ["ObsSums", "VarSums", "obs_sums", "var_sums"]
 
 
 class ObsSums(NamedTuple):
-    """Per-cell sums: ``describe_obs``' and ``filter_cells``' numbers."""
+    """Per-cell sums: ``describe_obs``' ``total``, ``total_<qc_var>``, ``pct_*_in_top_n``."""
 
     #: ``(n_cells,)``, the data dtype: ``stats.sum(x, axis=1)``
     totals: NDArray
-    #: ``(n_cells,)`` int64: ``stats.sum(x > 0, axis=1)`` (``filter_cells``' n_genes)
-    positives: NDArray
     #: ``(n_masks, n_cells)``, the data dtype: ``stats.sum(x[:, masks[q]], axis=1)``
     masked: NDArray
     #: ``(n_cells, len(ns))`` float64: ``top_segment_proportions(x, ns)`` (sorted ``ns``)
@@ -41,14 +38,12 @@ class ObsSums(NamedTuple):
 
 
 class VarSums(NamedTuple):
-    """Per-gene sums: ``describe_var``'s (``mean = totals / n_cells``), ``filter_genes``'."""
+    """Per-gene sums: ``describe_var``'s ``total`` (``mean = totals / n_cells``)."""
 
     #: ``(n_genes,)``, the data dtype: ``stats.sum(x, axis=0)``
     totals: NDArray
     #: ``(n_genes,)`` int64: ``axis_nnz(x, axis=0)``
     n_cells: NDArray
-    #: ``(n_genes,)`` int64: ``stats.sum(x > 0, axis=0)`` (``filter_genes``' n_cells)
-    positives: NDArray
 
 
 def _not_csc(m: Matrix) -> None:
@@ -58,7 +53,7 @@ def _not_csc(m: Matrix) -> None:
 
 
 def _numpy_top_sums(x: NDArray, ns: NDArray[np.int64]) -> NDArray[np.float64]:
-    """scanpy's dense ``top_segment_proportions`` before its division, on rows ``x``.
+    """Return scanpy's dense ``top_segment_proportions`` before its division, on ``x``.
 
     numpy's ``np.partition`` orders each row on its own, so a subset of rows gets the
     same order (and the same float sums) as in the whole matrix.
@@ -77,13 +72,12 @@ def _numpy_top_sums(x: NDArray, ns: NDArray[np.int64]) -> NDArray[np.float64]:
 
 
 def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSums:
-    """Return the per-cell sums of a canonical CSR matrix, in one pass over the rows.
+    """Return the per-cell sums of a canonical CSR matrix or array, in one row pass.
 
     Parameters
     ----------
     m
-        The matrix (cells x genes).  ``describe_obs`` eliminates explicit zeros
-        first, ``filter_cells`` does not (its counts skip values ``<= 0``).
+        The matrix (cells x genes), explicit zeros eliminated as scanpy does first.
     masks
         One numpy bool array of ``n_genes`` per ``qc_var`` (its genes).  Other
         arrays raise :class:`~.._input.UnsupportedInputError`: scanpy indexes with
@@ -111,26 +105,24 @@ def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSum
     ns = np.sort(np.asarray(ns).astype(np.int64).ravel())
     if m.fmt == "csr":
         return ObsSums(*qc_rows_csr(*m.args, masks, ns))
-    totals, positives, masked, sums, unsettled = qc_rows_dense(m.data, masks, ns)
+    totals, masked, sums, unsettled = qc_rows_dense(m.data, masks, ns)
     if ns.size == 0:
-        return ObsSums(totals, positives, masked, sums)
+        return ObsSums(totals, masked, sums)
     rows = np.flatnonzero(unsettled)
     if rows.size:
         sums[rows] = _numpy_top_sums(m.data[rows], ns)
-    return ObsSums(
-        totals, positives, masked, sums / totals[:, None]
-    )  # scanpy's division
+    return ObsSums(totals, masked, sums / totals[:, None])  # scanpy's division
 
 
 def var_sums(m: Matrix) -> VarSums:
-    """Return the per-gene sums, nonzero and positive counts of a canonical CSR matrix.
+    """Return the per-gene sums and nonzero counts of a canonical CSR matrix or array.
 
     >>> import scipy.sparse as sp
     >>> from scanpy_kernels import as_matrix
     >>> x = sp.csr_array(np.array([[1.0, 0.0, 3.0], [0.0, 2.0, 2.0]], np.float32))
     >>> s = var_sums(as_matrix(x))
-    >>> s.totals.tolist(), s.n_cells.tolist(), s.positives.tolist()
-    ([1.0, 2.0, 5.0], [1, 1, 2], [1, 1, 2])
+    >>> s.totals.tolist(), s.n_cells.tolist()
+    ([1.0, 2.0, 5.0], [1, 1, 2])
     """
     _not_csc(m)
     kernel = qc_columns_csr if m.fmt == "csr" else qc_columns_dense

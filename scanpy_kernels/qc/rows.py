@@ -6,10 +6,7 @@ row is computed by one iteration in scanpy's order, so any thread count gives th
 bits):
 
 - ``total_counts``: ``stats.sum(x, axis=1)``: scipy's ``np.add.reduceat`` over the
-  row in the data's dtype (:func:`._pairwise.reduceat_sum`); ``filter_cells``'
-  ``n_counts`` is the same sum;
-- ``filter_cells``' ``n_genes``: ``stats.sum(x > 0, axis=1)``, the row's stored values
-  ``> 0`` (int64);
+  row in the data's dtype (:func:`._pairwise.reduceat_sum`);
 - ``total_counts_<qc_var>``: ``stats.sum(x[:, mask], axis=1)``: scipy's column subset
   keeps each row's stored order, then the same reduceat over the kept values;
 - ``pct_counts_in_top_<n>_genes``: ``top_segment_proportions_sparse_csr`` (a numba
@@ -33,8 +30,7 @@ bits):
 
 The kernel takes ``(*m.args, masks, ns)``: ``masks`` ``(n_masks, n_cols)`` bool (one
 row per ``qc_var``), ``ns`` the sorted, distinct ``percent_top`` (may be empty) with
-``1 <= ns[k] <= n_cols``.  Returns ``(totals, positives, masked_totals, top)``: ``(n_rows,)`` in the data
-dtype, ``(n_rows,)`` int64, ``(n_masks, n_rows)`` in the data dtype and
+``1 <= ns[k] <= n_cols``.  Returns ``(totals, masked_totals, top)``: ``(n_rows,)`` in the data dtype, ``(n_masks, n_rows)`` in the data dtype and
 ``(n_rows, len(ns))`` float64.
 """
 
@@ -62,14 +58,14 @@ HIST = 1024
 #: at most this many larger counts per row are insertion-sorted, else quickselect
 MAX_BIG = 64
 
-_OUT = "Tuple(({d}[::1], int64[::1], {d}[:, ::1], float64[:, ::1]))"
+_OUT = "Tuple(({d}[::1], {d}[:, ::1], float64[:, ::1]))"
 #: data, indices, indptr, n_rows, n_cols, masks, ns
 _SIGS = signatures(
     _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, boolean[:, ::1], int64[::1])"
 )
 
 
-_DENSE_OUT = "Tuple(({d}[::1], int64[::1], {d}[:, ::1], float64[:, ::1], boolean[::1]))"
+_DENSE_OUT = "Tuple(({d}[::1], {d}[:, ::1], float64[:, ::1], boolean[::1]))"
 #: x, masks, ns
 _DENSE_SIGS = signatures(_DENSE_OUT + "({d}[:, ::1], boolean[:, ::1], int64[::1])")
 
@@ -270,19 +266,15 @@ def _top_counts(row, ns, hist, big, out, i, limit):
 
 @helper
 def _row_sums(row, cols, masks, stack, buf, out, i, total_of, masked_of):
-    """Write row ``i``'s total, positives and masked totals into ``out``.
+    """Write row ``i``'s total and masked totals into ``out``.
 
     ``total_of(values, n, stack)``: how scanpy sums a row, ``masked_of`` a row of
     ``x[:, mask]`` (CSR: :func:`reduceat_sum` both; dense: :func:`array_sum` and, the
     subset being an F-ordered copy, :func:`sequential_sum`); ``buf``: scratch for the
     row's kept values.
     """
-    totals, positives, masked = out[0], out[1], out[2]  # (read by index, .._columns)
+    totals, masked = out[0], out[1]  # (a tuple read by index: .._columns)
     totals[i] = total_of(row, row.shape[0], stack)
-    count = 0
-    for p in range(row.shape[0]):
-        count += row[p] > 0
-    positives[i] = count
     for q in range(masks.shape[0]):
         n_kept = 0  # x[:, mask]: the row's kept values, in stored order
         for p in range(row.shape[0]):
@@ -294,11 +286,10 @@ def _row_sums(row, cols, masks, stack, buf, out, i, total_of, masked_of):
 
 @kernel(signatures=_SIGS, example=_examples)
 def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
-    """Per-row reduceat totals, positives, masked totals, top-n proportions of CSR."""
+    """Per-row reduceat totals, masked totals and top-n proportions of a CSR matrix."""
     n_masks = masks.shape[0]
     n_top = ns.shape[0]
     totals = np.zeros(n_rows, data.dtype)
-    positives = np.zeros(n_rows, np.int64)
     masked = np.zeros((n_masks, n_rows), data.dtype)
     top = np.zeros((n_rows, n_top), np.float64)
     longest = _longest_row(indptr)
@@ -308,7 +299,7 @@ def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
     hists = thread_partials(2 * HIST, np.int64)  # zeroed; each row leaves it zeroed
     bigs = thread_scratch(MAX_BIG, np.float64)
     limit = 2.0 / np.finfo(data.dtype).eps  # whole numbers below it add exactly
-    out = (totals, positives, masked)
+    out = (totals, masked)
     for i in numba.prange(n_rows):
         tid = numba.get_thread_id()
         buf = scratch[tid, :longest]
@@ -327,12 +318,12 @@ def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
                 top[i, k] = top[i, k] / np.float64(totals[i])
         elif n_top > 0:
             _top_proportions(row, ns, buf, part, top, i)
-    return totals, positives, masked, top
+    return totals, masked, top
 
 
 @kernel(signatures=_DENSE_SIGS, example=lambda rng: _examples(rng, "dense"))
 def qc_rows_dense(x, masks, ns):
-    """Per-row ``np.sum`` totals, positives, masked totals, top-n sums of a dense array.
+    """Per-row ``np.sum`` totals, masked totals and top-n sums of a dense array.
 
     Dense rows take the counts road only: ``top`` holds the top-n *sums* (the driver
     divides, as scanpy's numpy code does), and ``unsettled[i]`` marks a row that is not
@@ -342,7 +333,6 @@ def qc_rows_dense(x, masks, ns):
     n_rows, n_cols = x.shape
     n_top = ns.shape[0]
     totals = np.zeros(n_rows, x.dtype)
-    positives = np.zeros(n_rows, np.int64)
     masked = np.zeros((masks.shape[0], n_rows), x.dtype)
     top = np.zeros((n_rows, n_top), np.float64)
     unsettled = np.zeros(n_rows, np.bool_)
@@ -352,7 +342,7 @@ def qc_rows_dense(x, masks, ns):
     hists = thread_partials(2 * HIST, np.int64)  # zeroed; each row leaves it zeroed
     bigs = thread_scratch(MAX_BIG, np.float64)
     limit = 2.0 / np.finfo(x.dtype).eps  # whole numbers below it add exactly
-    out = (totals, positives, masked)
+    out = (totals, masked)
     for i in numba.prange(n_rows):
         tid = numba.get_thread_id()
         row = x[i]
@@ -371,4 +361,4 @@ def qc_rows_dense(x, masks, ns):
             unsettled[i] = not _top_counts(
                 row, ns, hists[tid], bigs[tid], top, i, limit
             )
-    return totals, positives, masked, top, unsettled
+    return totals, masked, top, unsettled
