@@ -1,7 +1,8 @@
-"""Per-gene QC sums of a CSR matrix: ``describe_var``'s ``total`` and cell counts.
+"""Per-gene QC sums: ``describe_var``'s ``total`` and cell counts.
 
 Reproduces scanpy 1.12.4 ``describe_var`` on a canonical CSR matrix (scanpy's
-``eliminate_zeros()`` and ``count_nonzero``'s ``sum_duplicates()`` ran first):
+``eliminate_zeros()`` and ``count_nonzero``'s ``sum_duplicates()`` ran first) or a
+C-contiguous array (``np.sum(axis=0)`` adds the rows one by one, ``count_nonzero``):
 
 - ``total_counts`` (and ``mean_counts = total / n_cells``): ``stats.sum(x, axis=0)``,
   i.e. scipy's ``ones @ x``, ``csc_matvec`` over the transpose: each column accumulates

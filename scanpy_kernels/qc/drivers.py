@@ -1,9 +1,9 @@
 """What scanpy's QC frontends call: a :class:`~.._input.Matrix` in, arrays out.
 
 :func:`obs_sums` and :func:`var_sums` serve ``describe_obs`` / ``describe_var`` (and
-so ``calculate_qc_metrics``) on a canonical CSR matrix or a C-contiguous array; CSC raises :class:`~.._input.UnsupportedInputError`
-(the frontend keeps scanpy's code: its sums go column by column, its proportions
-through a CSR copy).
+so ``calculate_qc_metrics``) on a canonical CSR matrix or a C-contiguous array.  CSC
+raises :class:`~.._input.UnsupportedInputError` (the frontend keeps scanpy's code: its
+sums go column by column, its proportions through a CSR copy).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class ObsSums(NamedTuple):
     totals: NDArray
     #: ``(n_masks, n_cells)``, the data dtype: ``stats.sum(x[:, masks[q]], axis=1)``
     masked: NDArray
-    #: ``(n_cells, len(ns))`` float64: ``top_segment_proportions(x, ns)`` (sorted ``ns``)
+    #: ``(n_cells, len(ns))`` float64: ``top_segment_proportions(x, ns)`` (sorted
+    #: ``ns``); the frontend's own fallback leaves it ``None`` without ``percent_top``
     top: NDArray | None
 
 

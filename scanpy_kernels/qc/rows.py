@@ -1,4 +1,4 @@
-"""Per-cell QC metrics of a CSR matrix in one pass: ``describe_obs``' numbers.
+"""Per-cell QC metrics in one pass over the rows: ``describe_obs``' numbers.
 
 Reproduces scanpy 1.12.4 ``preprocessing/_qc.py`` ``describe_obs`` on a CSR matrix
 after its ``eliminate_zeros()``, row by row (``prange`` over rows; every output of a
@@ -28,10 +28,19 @@ bits):
   :data:`HIST` and a sorted list of the few above (more than :data:`MAX_BIG` of them,
   or any other value, takes the quickselect road).
 
-The kernel takes ``(*m.args, masks, ns)``: ``masks`` ``(n_masks, n_cols)`` bool (one
-row per ``qc_var``), ``ns`` the sorted, distinct ``percent_top`` (may be empty) with
-``1 <= ns[k] <= n_cols``.  Returns ``(totals, masked_totals, top)``: ``(n_rows,)`` in the data dtype, ``(n_masks, n_rows)`` in the data dtype and
-``(n_rows, len(ns))`` float64.
+On a C-contiguous array (:func:`qc_rows_dense`) scanpy runs numpy instead:
+``np.sum(x, axis=1)`` is ``0 + pairwise(row)`` (:func:`._pairwise.array_sum`);
+``x[:, mask]`` is an F-ordered copy, whose rows numpy sums value by value
+(:func:`._pairwise.sequential_sum`); the proportions come from numpy's
+``np.partition`` (introselect), which this module does not copy: counts take the road
+above, other rows are marked for the driver, which runs scanpy's numpy code on them.
+
+The kernels take ``(*m.args, masks, ns)``: ``masks`` ``(n_masks, n_cols)`` bool (one
+row per ``qc_var``), ``ns`` the sorted ``percent_top`` (may be empty or repeat a value)
+with ``1 <= ns[k] <= n_cols``.  :func:`qc_rows_csr` returns ``(totals, masked, top)``:
+``(n_rows,)`` and ``(n_masks, n_rows)`` in the data dtype and ``(n_rows, len(ns))``
+float64 fractions; :func:`qc_rows_dense` returns the top-n *sums* instead of fractions
+(the driver divides, as scanpy's numpy code does) and ``unsettled``, ``(n_rows,)`` bool.
 """
 
 from __future__ import annotations
@@ -53,7 +62,7 @@ from ._pairwise import STACK, array_sum, reduceat_sum, sequential_sum
 
 __all__ = ["qc_rows_csr", "qc_rows_dense"]
 
-#: counts below this are tallied in a per-thread histogram (8 KiB of int64)
+#: counts below this are tallied in per-thread histograms (two of int64: 16 KiB)
 HIST = 1024
 #: at most this many larger counts per row are insertion-sorted, else quickselect
 MAX_BIG = 64
