@@ -23,7 +23,7 @@ import pytest
 WORK = textwrap.dedent(
     """
     import numpy as np, scipy.sparse as sp
-    from scanpy_kernels import as_matrix, counts, hvg, rank_genes_groups as rgg
+    from scanpy_kernels import as_matrix, counts, hvg, qc, rank_genes_groups as rgg
 
     def matrices(seed):
         rng = np.random.default_rng(seed)
@@ -45,6 +45,9 @@ WORK = textwrap.dedent(
             out += rgg.group_mean_var(m, codes, 3)
             for ref in (-1, 1):
                 out += rgg.ranksums(m, codes, 3, ref)
+            if m.fmt != "csc":
+                out += qc.obs_sums(m, [np.arange(m.shape[1]) % 7 == 0], [5, 50])
+                out += qc.var_sums(m)
         c = as_matrix(cnt)
         out += hvg.welford_mean_var(c, codes, 3)
         out += hvg.clipped_sums(c, codes, np.full((3, c.shape[1]), 4.0))
