@@ -58,12 +58,25 @@ __all__ = [
     "entry_scratch",
     "entry_slot",
     "key_params",
+    "nan_last_less",
     "order_key",
     "put",
     "radix_sort",
     "slot_room",
     "thread_rows",
 ]
+
+
+@routine
+def nan_last_less(a, b):
+    """Return numba's float comparison for sorts: NaN after every number.
+
+    numba's ``lt_floats`` (its quicksort) and ``nan_aware_less_than`` (its
+    ``np.partition``) are this one truth table; the kernels that reproduce those
+    numba orders (``rank_genes_groups.nan_ranks``, ``qc.rows``) compare with it.
+    """
+    return a < b or (np.isnan(b) and not np.isnan(a))
+
 
 #: histogram scratch a radix sort needs (8 bytes x 256 buckets)
 HIST_SIZE = 8 * 256

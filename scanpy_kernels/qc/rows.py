@@ -49,6 +49,7 @@ import numba
 import numpy as np
 
 from .._columns import column_range
+from .._sort import nan_last_less
 from ..toolkit import (
     helper,
     kernel,
@@ -94,34 +95,24 @@ def _examples(rng, fmt="csr"):
     return out
 
 
-@helper
-def _less(a, b):
-    """Return numba's ``nan_aware_less_than``: NaN sorts after every number."""
-    if np.isnan(a):
-        return False
-    if np.isnan(b):
-        return True
-    return a < b
-
-
 @routine
 def _partition(a, low, high):
     """Partition as numba 0.68's ``_partition`` (``np/arraymath.py``): median of 3, Hoare."""
     mid = (low + high) >> 1
-    if _less(a[mid], a[low]):
+    if nan_last_less(a[mid], a[low]):
         a[low], a[mid] = a[mid], a[low]
-    if _less(a[high], a[mid]):
+    if nan_last_less(a[high], a[mid]):
         a[high], a[mid] = a[mid], a[high]
-    if _less(a[mid], a[low]):
+    if nan_last_less(a[mid], a[low]):
         a[low], a[mid] = a[mid], a[low]
     pivot = a[mid]
     a[high], a[mid] = a[mid], a[high]
     i = low
     j = high - 1
     while True:
-        while i < high and _less(a[i], pivot):
+        while i < high and nan_last_less(a[i], pivot):
             i += 1
-        while j >= low and _less(pivot, a[j]):
+        while j >= low and nan_last_less(pivot, a[j]):
             j -= 1
         if i >= j:
             break
@@ -293,6 +284,20 @@ def _row_sums(row, cols, masks, stack, buf, out, i, total_of, masked_of):
         masked[q, i] = masked_of(buf, n_kept, stack)
 
 
+@helper
+def _row_scratch(dtype):
+    """Per-thread scratch of both kernels, and the counts road's bound on a row's sum.
+
+    ``(stacks, hists, bigs, limit)``: a pairwise-sum stack (:data:`STACK`), two zeroed
+    :data:`HIST` tallies (each row leaves them zeroed), :data:`MAX_BIG` large counts,
+    and ``2 / eps``: whole numbers whose sum stays below it add exactly.
+    """
+    stacks = thread_scratch(STACK, np.float64)
+    hists = thread_partials(2 * HIST, np.int64)
+    bigs = thread_scratch(MAX_BIG, np.float64)
+    return stacks, hists, bigs, 2.0 / np.finfo(dtype).eps
+
+
 @kernel(signatures=_SIGS, example=_examples)
 def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
     """Per-row reduceat totals, masked totals and top-n proportions of a CSR matrix."""
@@ -304,10 +309,7 @@ def qc_rows_csr(data, indices, indptr, n_rows, n_cols, masks, ns):
     longest = _longest_row(indptr)
     maxidx = ns[n_top - 1] if n_top > 0 else 0
     scratch = thread_scratch(longest + maxidx, data.dtype)
-    stacks = thread_scratch(STACK, np.float64)
-    hists = thread_partials(2 * HIST, np.int64)  # zeroed; each row leaves it zeroed
-    bigs = thread_scratch(MAX_BIG, np.float64)
-    limit = 2.0 / np.finfo(data.dtype).eps  # whole numbers below it add exactly
+    stacks, hists, bigs, limit = _row_scratch(data.dtype)
     out = (totals, masked)
     for i in numba.prange(n_rows):
         tid = numba.get_thread_id()
@@ -347,10 +349,7 @@ def qc_rows_dense(x, masks, ns):
     unsettled = np.zeros(n_rows, np.bool_)
     cols = column_range(n_cols)
     scratch = thread_scratch(n_cols, x.dtype)
-    stacks = thread_scratch(STACK, np.float64)
-    hists = thread_partials(2 * HIST, np.int64)  # zeroed; each row leaves it zeroed
-    bigs = thread_scratch(MAX_BIG, np.float64)
-    limit = 2.0 / np.finfo(x.dtype).eps  # whole numbers below it add exactly
+    stacks, hists, bigs, limit = _row_scratch(x.dtype)
     out = (totals, masked)
     for i in numba.prange(n_rows):
         tid = numba.get_thread_id()

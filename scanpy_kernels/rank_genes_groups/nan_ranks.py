@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._sort import nan_last_less
 from ..toolkit import kernel, routine, signatures
 
 __all__ = ["nan_rank_sums"]
@@ -47,19 +48,13 @@ _MAX_STACK = 100
 
 
 @routine
-def _lt(a, b):
-    """Return numba's ``lt_floats``: NaN sorts after every number."""
-    return a < b or (np.isnan(b) and not np.isnan(a))
-
-
-@routine
 def _insertion_sort(a, r, low, high):
     """Sort the order ``r[low:high + 1]`` by ``a`` (numba's ``insertion_sort``)."""
     for i in range(low + 1, high + 1):
         k = r[i]
         v = a[k]
         j = i
-        while j > low and _lt(v, a[r[j - 1]]):
+        while j > low and nan_last_less(v, a[r[j - 1]]):
             r[j] = r[j - 1]
             j -= 1
         r[j] = k
@@ -69,20 +64,20 @@ def _insertion_sort(a, r, low, high):
 def _partition(a, r, low, high):
     """Partition ``r[low:high + 1]`` around a median of three; the pivot's position."""
     mid = (low + high) >> 1
-    if _lt(a[r[mid]], a[r[low]]):
+    if nan_last_less(a[r[mid]], a[r[low]]):
         r[low], r[mid] = r[mid], r[low]
-    if _lt(a[r[high]], a[r[mid]]):
+    if nan_last_less(a[r[high]], a[r[mid]]):
         r[high], r[mid] = r[mid], r[high]
-    if _lt(a[r[mid]], a[r[low]]):
+    if nan_last_less(a[r[mid]], a[r[low]]):
         r[low], r[mid] = r[mid], r[low]
     pivot = a[r[mid]]
     r[high], r[mid] = r[mid], r[high]  # the pivot waits at the end
     i = low
     j = high - 1
     while True:
-        while i < high and _lt(a[r[i]], pivot):
+        while i < high and nan_last_less(a[r[i]], pivot):
             i += 1
-        while j >= low and _lt(pivot, a[r[j]]):
+        while j >= low and nan_last_less(pivot, a[r[j]]):
             j -= 1
         if i >= j:
             break
