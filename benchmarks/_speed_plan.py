@@ -18,9 +18,13 @@ FUNCTIONS: dict[str, list[str]] = {
     "sc.experimental.pp.highly_variable_genes": ["hvg_pearson"],
     "sc.tl.rank_genes_groups": [c for c in CASES if c.startswith("rgg_")],
     "sc.pp.calculate_qc_metrics": ["qc_metrics"],
+    "sc.pp.normalize_total": ["normalize_total", "normalize_total_median"],
 }
 #: one case per kernel family, for the larger sizes and the cells scaling
-SUBSET = ["hvg_seurat", "hvg_seurat_v3", "hvg_pearson", "rgg_wilcoxon", "rgg_t-test", "qc_metrics"]
+SUBSET = [
+    "hvg_seurat", "hvg_seurat_v3", "hvg_pearson", "rgg_wilcoxon", "rgg_t-test", "qc_metrics",
+    "normalize_total",
+]
 #: M, CSC and --quick: everything but the three slower Wilcoxon variants
 LIGHT = [c for c in CASES if not c.startswith("rgg_wilcoxon_")]
 

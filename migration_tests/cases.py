@@ -4,8 +4,8 @@ A :class:`Case` is ``(id, family, func, kwargs, input)``. ``func`` is a dotted
 path below ``scanpy`` (``pp.highly_variable_genes``); ``kwargs`` values are plain
 values or *resolvers* (:class:`VarMask`, :class:`Category`) that are turned into
 values against the concrete input at run time. Families group the cases a patch
-migrates (the ``Migrates:`` trailer of the patch): ``hvg`` and
-``rank_genes_groups``.
+migrates (the ``Migrates:`` trailer of the patch): ``hvg``, ``rank_genes_groups``,
+``qc`` and ``normalize``.
 
 Bad-input cases are ordinary cases whose call raises: the runner records the
 exception type and message, and the comparator requires the same error.
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = ("hvg", "qc", "rank_genes_groups")
+FAMILIES = ("hvg", "normalize", "qc", "rank_genes_groups")
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -576,6 +576,69 @@ def qc_cases() -> Iterator[Case]:
     yield _case("qc", QC, big, "qc", qc_vars=["expressed_mask"], percent_top=[1, 20, 2000])
 
 
+# --- normalize --------------------------------------------------------------------------
+
+NORM = "pp.normalize_total"
+
+
+def normalize_cases() -> Iterator[Case]:
+    """normalize_total: every layout, every parameter, real matrices, bad input."""
+    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, COUNTS_CSR_INT)
+    for lay in layouts:
+        spec = gen(QC_SIZE, lay)
+        yield _case("normalize", NORM, spec, "normalize")
+        yield _case(
+            "normalize",
+            NORM,
+            spec,
+            "normalize",
+            target_sum=1e4,
+            exclude_highly_expressed=True,
+            max_fraction=0.02,
+            key_added="norm",
+        )
+    base = gen(QC_SIZE, CSR32)
+    logged = gen(QC_SIZE, CSR32, values="log1p")  # real-valued: sums depend on order
+    layered = gen(QC_SIZE, CSR32, values="log1p", layers=(("counts", "counts"),))
+    nan = gen(SMALL, CSR32, edges=True, nan=True)  # NaN and constant genes
+    opts: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"target_sum": 1e4}),
+        (base, {"target_sum": 1e6, "key_added": "n_counts"}),
+        (base, {"target_sum": 1}),
+        (base, {"target_sum": 3}),
+        (base, {"target_sum": 0.1}),
+        (base, {"exclude_highly_expressed": True}),
+        (base, {"exclude_highly_expressed": True, "max_fraction": 0.5}),
+        (base, {"exclude_highly_expressed": True, "max_fraction": 1}),
+        (base, {"exclude_highly_expressed": True, "max_fraction": 0.0}),
+        (base, {"inplace": False}),
+        (base, {"inplace": False, "exclude_highly_expressed": True, "target_sum": 1e4}),
+        (base, {"copy": True, "key_added": "nf"}),
+        (logged, {}),
+        (logged, {"target_sum": 1e4, "exclude_highly_expressed": True}),
+        (gen(SPARSE, CSR32), {}),
+        (gen(SPARSE, CSR64_I64), {"target_sum": 1e4}),
+        (layered, {"layer": "counts", "target_sum": 1e4}),
+        (layered, {"layer": "counts", "inplace": False}),
+        (nan, {}),
+        (nan, {"exclude_highly_expressed": True, "target_sum": 1e4}),
+        # bad input: errors must match
+        (base, {"max_fraction": 1.5}),
+        (base, {"max_fraction": -0.1, "exclude_highly_expressed": True}),
+        (base, {"copy": True, "inplace": False}),
+        (layered, {"layer": "no_such_layer"}),
+    ]
+    for spec, kw in opts:
+        yield _case("normalize", NORM, spec, "normalize", **kw)
+    for file in REAL_FILES:
+        for lay in (CSR32, CSC32, DENSE32):
+            spec = Real(file, lay, values="counts")
+            yield _case("normalize", NORM, spec, "normalize", target_sum=1e4)
+        spec = Real(file, CSR32, values="counts")
+        yield _case("normalize", NORM, spec, "normalize")
+        yield _case("normalize", NORM, spec, "normalize", exclude_highly_expressed=True)
+
+
 # --- registry -------------------------------------------------------------------------
 
 
@@ -590,6 +653,7 @@ def all_cases() -> list[Case]:
         *rgg_edge_cases(),
         *rgg_real_cases(),
         *qc_cases(),
+        *normalize_cases(),
     ]
     seen: set[str] = set()
     for c in cases:

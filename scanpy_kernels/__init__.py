@@ -15,6 +15,8 @@ calls a family's drivers and writes the results:
   :func:`.rank_genes_groups.wilcoxon_zscores` and the rest statistics;
 - :mod:`.qc`: ``calculate_qc_metrics``: :func:`.qc.obs_sums` (per-cell totals,
   ``qc_vars`` totals, ``percent_top`` proportions) and :func:`.qc.var_sums`;
+- :mod:`.normalize`: ``normalize_total``: :func:`.normalize.normalize_total` (size
+  factors and the scaled values of a CSR matrix);
 - :mod:`.counts`: :func:`.counts.are_counts` (the raw-count check; kernel
   :func:`.counts.nonnegative_integers`).
 
@@ -24,7 +26,7 @@ Drivers own block planning, memory budgets, thread slots and format routing; ker
 
 from __future__ import annotations
 
-from . import counts, hvg, qc, rank_genes_groups
+from . import counts, hvg, normalize, qc, rank_genes_groups
 from ._input import Matrix, UnsupportedInputError, as_matrix, sorted_indices
 from ._version import __version__
 
@@ -35,6 +37,7 @@ __all__ = [
     "as_matrix",
     "counts",
     "hvg",
+    "normalize",
     "qc",
     "rank_genes_groups",
     "sorted_indices",

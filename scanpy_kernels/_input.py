@@ -76,7 +76,8 @@ class Matrix:
     indices: NDArray | None
     indptr: NDArray | None
     shape: tuple[int, int]
-    #: CSC kept in stored order by ``as_matrix(sort_csc=False)``: False if unsorted
+    #: False: entries in stored order, unsorted (CSC kept by ``as_matrix(sort_csc=False)``)
+    #: or not checked (``as_matrix(stored=True)``, duplicates possible too)
     sorted: bool = True
 
     @property
@@ -143,6 +144,7 @@ def as_matrix(
     convert: bool = False,
     sort_csc: bool = False,
     duplicates: Literal["sum", "raise"] = "raise",
+    stored: bool = False,
 ) -> Matrix:
     """Return ``x`` as the kernels take it, or raise :class:`UnsupportedInputError`.
 
@@ -164,6 +166,12 @@ def as_matrix(
         Entries stored twice: ``"sum"`` them (on a copy, as scipy's
         ``sum_duplicates``), or ``"raise"`` a ValueError (where scanpy's own result
         depends on how the duplicates are stored).
+    stored
+        Take CSR/CSC entries as stored, in any order and duplicates too (``sorted``
+        is False), for kernels that map each stored value to one output value or sum
+        a row's values in stored order, as scanpy does: nothing is copied or sorted.
+        Only ``indptr`` is checked (O(rows)); kernels that index by ``indices``
+        check their range themselves.
 
     Raises
     ------
@@ -171,6 +179,10 @@ def as_matrix(
         For other array types and, without `convert`, other dtypes or memory orders.
     ValueError
         For a corrupt index structure, or duplicates with ``duplicates="raise"``.
+
+    >>> x = sparse.csr_array((np.ones(3), [1, 0, 1], [0, 2, 3]), shape=(2, 2))
+    >>> as_matrix(x, stored=True).indices.tolist()  # as stored
+    [1, 0, 1]
     """
     if isinstance(x, np.ndarray):
         x = np.asarray(x)  # np.matrix: a view
@@ -196,6 +208,9 @@ def as_matrix(
         np.ascontiguousarray(x.indptr, dtype=index),
         x.shape,
     )
+    if stored:
+        _check_indptr(m)
+        return replace(m, sorted=False)
     verdict = _structure(m)
     if verdict == DUPLICATES:
         return _canonical(m, duplicates=duplicates)
@@ -242,18 +257,34 @@ def _canonical(m: Matrix, *, duplicates: Literal["sum", "raise"]) -> Matrix:
     )
 
 
+def _corrupt(m: Matrix) -> ValueError:
+    msg = (
+        f"The sparse matrix's index arrays are corrupt: `indptr` decreases or "
+        f"points past the {m.data.size} stored values, or an index lies outside "
+        f"the matrix of shape {m.shape}."
+    )
+    return ValueError(msg)
+
+
+def _check_indptr(m: Matrix) -> None:
+    """Raise unless ``indptr`` runs from 0 up to the stored values, never decreasing."""
+    p = m.indptr
+    if (
+        p.size != m.n_major + 1
+        or p[0] != 0
+        or p[-1] != m.data.size
+        or np.any(p[1:] < p[:-1])
+    ):
+        raise _corrupt(m)
+
+
 def _structure(m: Matrix) -> int:
     """:func:`check_canonical` of `m`'s components; a corrupt structure raises."""
     verdict = check_canonical(
         m.indices, m.indptr, m.shape[0] if m.fmt == "csc" else m.shape[1], m.data.size
     )
     if verdict == CORRUPT or m.indptr.size != m.n_major + 1:
-        msg = (
-            f"The sparse matrix's index arrays are corrupt: `indptr` decreases or "
-            f"points past the {m.data.size} stored values, or an index lies outside "
-            f"the matrix of shape {m.shape}."
-        )
-        raise ValueError(msg)
+        raise _corrupt(m)
     return int(verdict)
 
 

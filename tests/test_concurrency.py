@@ -23,7 +23,7 @@ import pytest
 WORK = textwrap.dedent(
     """
     import numpy as np, scipy.sparse as sp
-    from scanpy_kernels import as_matrix, counts, hvg, qc, rank_genes_groups as rgg
+    from scanpy_kernels import as_matrix, counts, hvg, normalize, qc, rank_genes_groups as rgg
 
     def matrices(seed):
         rng = np.random.default_rng(seed)
@@ -48,6 +48,13 @@ WORK = textwrap.dedent(
             if m.fmt != "csc":
                 out += qc.obs_sums(m, [np.arange(m.shape[1]) % 7 == 0], [5, 50])
                 out += qc.var_sums(m)
+        for raw in (x, mixed):  # as stored: unsorted, duplicates
+            m = as_matrix(raw, stored=True)
+            for target in (None, 1e4):
+                r = normalize.normalize_total(
+                    m, target_sum=target, exclude_highly_expressed=target is None
+                )
+                out += [a for a in r if a is not None]
         c = as_matrix(cnt)
         out += hvg.welford_mean_var(c, codes, 3)
         out += hvg.clipped_sums(c, codes, np.full((3, c.shape[1]), 4.0))

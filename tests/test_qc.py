@@ -177,3 +177,15 @@ def test_obs_sums_both_roads_for_counts(fmt, dtype):
     masks = rng.random((1, n_cols)) < 0.2
     for ns in ([1, 50, 100, 200, 500], [899, 900, 901], [7, 7, 3000]):
         _check_obs(sparse.csr_matrix(x.astype(dtype)), masks, ns, fmt)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_row_array_masked_sums_are_pairwise(dtype):
+    """One cell: ``x[:, mask]`` is C-contiguous, so numpy sums it pairwise, not in order."""
+    rng = np.random.default_rng(12)
+    x = (rng.random((1, 5000)) * 100).astype(dtype)
+    masks = [rng.random(5000) < 0.5, np.zeros(5000, bool)]
+    got = qc.obs_sums(as_matrix(x), masks, [])
+    for q, mask in enumerate(masks):
+        want = stats.sum(x[:, mask], axis=1)
+        np.testing.assert_array_equal(got.masked[q], want, strict=True)

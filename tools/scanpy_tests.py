@@ -34,6 +34,7 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
 # family (Migrates: trailer) -> scanpy test files
 FAMILY_TESTS: dict[str, tuple[str, ...]] = {
     "hvg": ("tests/test_highly_variable_genes.py", "tests/test_normalization.py"),
+    "normalize": ("tests/test_normalization.py",),
     "qc": ("tests/test_qc_metrics.py",),
     "rank_genes_groups": (
         "tests/test_rank_genes_groups.py",

@@ -107,6 +107,9 @@ def obs_sums(m: Matrix, masks: Sequence[ArrayLike], ns: Sequence[int]) -> ObsSum
     if m.fmt == "csr":
         return ObsSums(*qc_rows_csr(*m.args, masks, ns))
     totals, masked, sums, unsettled = qc_rows_dense(m.data, masks, ns)
+    if m.shape[0] == 1:  # x[:, mask] of one row is C-contiguous: numpy sums it pairwise
+        masked = np.array([np.sum(m.data[:, mask], axis=1) for mask in masks])
+        masked = masked.reshape((len(masks), 1)).astype(m.data.dtype, copy=False)
     if ns.size == 0:
         return ObsSums(totals, masked, sums)
     rows = np.flatnonzero(unsettled)
