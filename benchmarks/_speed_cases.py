@@ -18,7 +18,7 @@ N_TOP = 2000
 @dataclass(frozen=True)
 class Case:
     name: str
-    family: str  # "hvg", "rgg", "qc" or "normalize"
+    family: str  # "hvg", "rgg", "qc", "normalize" or "scale"
     log1p: bool  # input: log-normalised (True) or raw counts (False)
     call: Callable[[Any, Any], Any]  # (scanpy module, adata) -> result
     needs_group: bool = False
@@ -83,6 +83,22 @@ def _normalize(**kw: Any) -> Callable[[Any, Any], Any]:
     return call
 
 
+def _scale(sc: Any, adata: Any) -> Any:
+    """Zero-centre and scale all genes into a dense array, then put the matrix back."""
+    x = adata.X
+    sc.pp.scale(adata, max_value=10)
+    adata.X = x
+
+
+def _scale_no_center(sc: Any, adata: Any) -> Any:
+    """Scale the stored values in place (scanpy's API): later calls rescale them.
+
+    Each call does the same work on the values the last one left; it runs after every
+    other case on the log-normalised matrix (last in this table), so none sees them.
+    """
+    sc.pp.scale(adata, zero_center=False, max_value=10)
+
+
 CASES: dict[str, Case] = {
     c.name: c
     for c in (
@@ -122,5 +138,9 @@ CASES: dict[str, Case] = {
              label="normalize_total(target_sum=1e4), in place"),
         Case("normalize_total_median", "normalize", False, _normalize(),
              label="normalize_total() (target_sum: the median total), in place"),
+        Case("scale", "scale", True, _scale,
+             label="scale(max_value=10): all genes, zero-centred (a dense float64 result)"),
+        Case("scale_no_center", "scale", True, _scale_no_center,
+             label="scale(zero_center=False, max_value=10), in place"),
     )
 }

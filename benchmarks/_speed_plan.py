@@ -19,11 +19,12 @@ FUNCTIONS: dict[str, list[str]] = {
     "sc.tl.rank_genes_groups": [c for c in CASES if c.startswith("rgg_")],
     "sc.pp.calculate_qc_metrics": ["qc_metrics"],
     "sc.pp.normalize_total": ["normalize_total", "normalize_total_median"],
+    "sc.pp.scale": ["scale", "scale_no_center"],
 }
 #: one case per kernel family, for the larger sizes and the cells scaling
 SUBSET = [
     "hvg_seurat", "hvg_seurat_v3", "hvg_pearson", "rgg_wilcoxon", "rgg_t-test", "qc_metrics",
-    "normalize_total",
+    "normalize_total", "scale_no_center",
 ]
 #: M, CSC and --quick: everything but the three slower Wilcoxon variants
 LIGHT = [c for c in CASES if not c.startswith("rgg_wilcoxon_")]

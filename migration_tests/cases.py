@@ -5,7 +5,7 @@ path below ``scanpy`` (``pp.highly_variable_genes``); ``kwargs`` values are plai
 values or *resolvers* (:class:`VarMask`, :class:`Category`) that are turned into
 values against the concrete input at run time. Families group the cases a patch
 migrates (the ``Migrates:`` trailer of the patch): ``hvg``, ``rank_genes_groups``,
-``qc`` and ``normalize``.
+``qc``, ``normalize`` and ``scale``.
 
 Bad-input cases are ordinary cases whose call raises: the runner records the
 exception type and message, and the comparator requires the same error.
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = ("hvg", "normalize", "qc", "rank_genes_groups")
+FAMILIES = ("hvg", "normalize", "qc", "rank_genes_groups", "scale")
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -39,6 +39,16 @@ class VarMask:
 
     def resolve(self, adata: AnnData) -> np.ndarray:
         return np.arange(adata.n_vars) % self.every != 0
+
+
+@dataclass(frozen=True)
+class ObsMask:
+    """Boolean cell mask: every cell except each ``every``-th one."""
+
+    every: int = 3
+
+    def resolve(self, adata: AnnData) -> np.ndarray:
+        return np.arange(adata.n_obs) % self.every != 0
 
 
 @dataclass(frozen=True)
@@ -62,12 +72,12 @@ class Categories:
         return [str(cats[i]) for i in self.indices]
 
 
-type Resolver = VarMask | Category | Categories
+type Resolver = VarMask | ObsMask | Category | Categories
 
 
 def resolve_kwargs(kwargs: Mapping[str, Any], adata: AnnData) -> dict[str, Any]:
     return {
-        k: v.resolve(adata) if isinstance(v, VarMask | Category | Categories) else v
+        k: v.resolve(adata) if isinstance(v, VarMask | ObsMask | Category | Categories) else v
         for k, v in kwargs.items()
     }
 
@@ -136,6 +146,8 @@ def _kw_tag(kwargs: Mapping[str, Any]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, VarMask):
             return f"mask{v.every}"
+        if isinstance(v, ObsMask):
+            return f"obsmask{v.every}"
         if isinstance(v, Category):
             return f"{v.column}[{v.index}]"
         if isinstance(v, Categories):
@@ -639,6 +651,51 @@ def normalize_cases() -> Iterator[Case]:
         yield _case("normalize", NORM, spec, "normalize", exclude_highly_expressed=True)
 
 
+# --- scale ------------------------------------------------------------------------------
+
+SCALE = "pp.scale"
+
+
+def scale_cases() -> Iterator[Case]:
+    """scale: every layout, every parameter, real matrices, bad input."""
+    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, COUNTS_CSR_INT)
+    for lay in layouts:
+        spec = gen(SMALL, lay, values="counts" if lay is COUNTS_CSR_INT else "log1p")
+        yield _case("scale", SCALE, spec, "scale")
+        yield _case("scale", SCALE, spec, "scale", zero_center=False, max_value=2.0)
+    base = gen(SMALL, CSR32, values="log1p")
+    layered = gen(SMALL, CSR32, values="counts", layers=(("lognorm", "log1p"),))
+    nan = gen(SMALL, CSR32, values="log1p", edges=True, nan=True)  # NaN, constant genes
+    opts: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"max_value": 10}),
+        (base, {"max_value": 0.5}),
+        (base, {"max_value": 0}),
+        (base, {"zero_center": False}),
+        (base, {"zero_center": False, "max_value": 1}),
+        (base, {"copy": True}),
+        (base, {"copy": True, "zero_center": False, "max_value": 3.0}),
+        (base, {"mask_obs": ObsMask(3)}),
+        (base, {"mask_obs": ObsMask(3), "zero_center": False}),
+        (gen(SPARSE, CSR64_I64, values="log1p"), {"max_value": 3.0}),
+        (gen(SPARSE, CSR32, values="log1p"), {"zero_center": False}),
+        (layered, {"layer": "lognorm", "max_value": 5.0}),
+        (layered, {"layer": "lognorm", "zero_center": False}),
+        (nan, {}),
+        (nan, {"zero_center": False, "max_value": 2.0}),
+        (nan, {"max_value": 2.0}),
+        # bad input: errors must match
+        (layered, {"layer": "no_such_layer"}),
+        (base, {"mask_obs": "no_such_column"}),
+    ]
+    for spec, kw in opts:
+        yield _case("scale", SCALE, spec, "scale", **kw)
+    for file in REAL_FILES:
+        spec = Real(file, CSR32, values="log1p")
+        yield _case("scale", SCALE, spec, "scale", zero_center=False, max_value=10)
+    for file in list(REAL_FILES)[:2]:  # the two smaller: the dense results are stored
+        yield _case("scale", SCALE, Real(file, CSR32, values="log1p"), "scale", max_value=10)
+
+
 # --- registry -------------------------------------------------------------------------
 
 
@@ -654,6 +711,7 @@ def all_cases() -> list[Case]:
         *rgg_real_cases(),
         *qc_cases(),
         *normalize_cases(),
+        *scale_cases(),
     ]
     seen: set[str] = set()
     for c in cases:

@@ -17,6 +17,8 @@ calls a family's drivers and writes the results:
   ``qc_vars`` totals, ``percent_top`` proportions) and :func:`.qc.var_sums`;
 - :mod:`.normalize`: ``normalize_total``: :func:`.normalize.normalize_total` (size
   factors and the scaled values of a CSR matrix);
+- :mod:`.scale`: ``scale``: :func:`.scale.scale` (a CSR matrix zero-centred into a
+  dense array or its stored values scaled in place; an array in place);
 - :mod:`.counts`: :func:`.counts.are_counts` (the raw-count check; kernel
   :func:`.counts.nonnegative_integers`).
 
@@ -26,7 +28,7 @@ Drivers own block planning, memory budgets, thread slots and format routing; ker
 
 from __future__ import annotations
 
-from . import counts, hvg, normalize, qc, rank_genes_groups
+from . import counts, hvg, normalize, qc, rank_genes_groups, scale
 from ._input import Matrix, UnsupportedInputError, as_matrix, sorted_indices
 from ._version import __version__
 
@@ -40,5 +42,6 @@ __all__ = [
     "normalize",
     "qc",
     "rank_genes_groups",
+    "scale",
     "sorted_indices",
 ]

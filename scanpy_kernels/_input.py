@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FLOATS",
+    "DuplicateEntriesError",
     "Matrix",
     "UnsupportedInputError",
     "as_matrix",
@@ -60,6 +61,10 @@ CANONICAL, UNSORTED, DUPLICATES, CORRUPT = 0, 1, 2, 3
 
 class UnsupportedInputError(TypeError):
     """The kernels do not take this input: the frontend runs scanpy's own code."""
+
+
+class DuplicateEntriesError(ValueError):
+    """A sparse matrix stores an entry twice, and the caller asked to refuse that."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +229,19 @@ def as_matrix(
 
 
 def sorted_indices(m: Matrix) -> Matrix:
-    """`m` with sorted indices: itself, or a sorted copy of a CSC matrix kept unsorted.
+    """`m` with sorted indices: itself, or a sorted copy of a matrix kept as stored.
 
-    For the CSC kernels whose result must equal scanpy's on sorted columns (where
-    scanpy converted to CSR, or scipy sorted) while others keep the stored order.
+    For the kernels whose result must equal scanpy's on sorted indices (where scanpy
+    converted to CSR, or scipy sorted, or a kernel searches rows) while others keep
+    the stored order.  A matrix taken as stored is checked first (one parallel pass)
+    and copied only if it is unsorted.  Duplicate entries raise
+    :class:`DuplicateEntriesError`.
     """
-    return m if m.sorted else _canonical(m, duplicates="raise")
+    if m.sorted:
+        return m
+    if _structure(m) == CANONICAL:
+        return replace(m, sorted=True)
+    return _canonical(m, duplicates="raise")
 
 
 def _canonical(m: Matrix, *, duplicates: Literal["sum", "raise"]) -> Matrix:
@@ -244,7 +256,7 @@ def _canonical(m: Matrix, *, duplicates: Literal["sum", "raise"]) -> Matrix:
                 "The matrix has duplicate entries (the same cell and gene stored "
                 "twice). Call `.sum_duplicates()` on it first."
             )
-            raise ValueError(msg)
+            raise DuplicateEntriesError(msg)
         y.has_canonical_format = False
         y.sum_duplicates()
     index = _index_dtype(y.indices.dtype, y.indptr.dtype)

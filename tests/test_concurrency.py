@@ -23,7 +23,7 @@ import pytest
 WORK = textwrap.dedent(
     """
     import numpy as np, scipy.sparse as sp
-    from scanpy_kernels import as_matrix, counts, hvg, normalize, qc, rank_genes_groups as rgg
+    from scanpy_kernels import as_matrix, counts, hvg, normalize, qc, rank_genes_groups as rgg, scale
 
     def matrices(seed):
         rng = np.random.default_rng(seed)
@@ -54,6 +54,11 @@ WORK = textwrap.dedent(
                 r = normalize.normalize_total(
                     m, target_sum=target, exclude_highly_expressed=target is None
                 )
+                out += [a for a in r if a is not None]
+        for raw in (x, dense):  # scaled in place (CSR: zero_center=False)
+            for zero_center in (True, False):
+                m = as_matrix(raw.copy(), stored=True)
+                r = scale.scale(m, zero_center=zero_center, max_value=3.0)
                 out += [a for a in r if a is not None]
         c = as_matrix(cnt)
         out += hvg.welford_mean_var(c, codes, 3)

@@ -16,6 +16,7 @@ from scanpy_kernels._input import (
     CORRUPT,
     DUPLICATES,
     UNSORTED,
+    DuplicateEntriesError,
     check_canonical,
 )
 from scanpy_kernels.toolkit import thread_limit
@@ -111,6 +112,36 @@ def test_duplicates_sum_or_raise():
     np.testing.assert_array_equal(_dense(m), x.toarray())  # scipy sums them too
     for a, b in zip(before, _snapshot(x), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_stored_is_taken_as_it_is():
+    """``stored=True``: no check beyond indptr, no copy; ``sorted_indices`` checks then."""
+    x = _csr()
+    m = as_matrix(x, stored=True)
+    assert not m.sorted
+    assert m.data is x.data
+    assert m.indices is x.indices
+    s = sorted_indices(m)  # canonical: checked, not copied
+    assert s.sorted
+    assert s.indices is x.indices
+    rev = x.copy()
+    a, b = rev.indptr[2], rev.indptr[3]
+    rev.indices[a:b] = rev.indices[a:b][::-1].copy()
+    rev.data[a:b] = rev.data[a:b][::-1].copy()
+    before = _snapshot(rev)
+    s = sorted_indices(as_matrix(rev, stored=True))  # unsorted: a sorted copy
+    assert s.sorted
+    np.testing.assert_array_equal(s.indices, x.indices)
+    for u, v in zip(before, _snapshot(rev), strict=True):
+        np.testing.assert_array_equal(u, v)
+    dup = as_matrix(_with_duplicate(x), stored=True)
+    assert dup.data.size == x.nnz + 1  # kept as stored
+    with pytest.raises(DuplicateEntriesError, match="duplicate entries"):
+        sorted_indices(dup)
+    bad = x.copy()
+    bad.indptr[-1] -= 1  # does not reach the last stored value
+    with pytest.raises(ValueError, match="corrupt"):
+        as_matrix(bad, stored=True)
 
 
 def test_corrupt_structure_raises():

@@ -701,7 +701,9 @@ def test_cases_are_unique_and_cover_the_families():
     all_cases = cases.all_cases()
     assert {c.family for c in all_cases} == set(cases.FAMILIES)
     funcs = {c.func for c in all_cases}
-    assert funcs == {cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC, cases.NORM}
+    assert funcs == {cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC, cases.NORM, cases.SCALE}
+    scale_kwargs = {k for c in all_cases if c.func == cases.SCALE for k in c.kwargs}
+    assert {"zero_center", "max_value", "copy", "layer", "mask_obs"} <= scale_kwargs
     norm_kwargs = {k for c in all_cases if c.func == cases.NORM for k in c.kwargs}
     assert {"target_sum", "exclude_highly_expressed", "max_fraction"} <= norm_kwargs
     assert {"key_added", "layer", "inplace", "copy"} <= norm_kwargs
