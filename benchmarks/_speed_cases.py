@@ -18,7 +18,7 @@ N_TOP = 2000
 @dataclass(frozen=True)
 class Case:
     name: str
-    family: str  # "hvg", "rgg", "qc", "normalize" or "scale"
+    family: str  # "hvg", "rgg", "qc", "normalize", "scale" or "regress"
     log1p: bool  # input: log-normalised (True) or raw counts (False)
     call: Callable[[Any, Any], Any]  # (scanpy module, adata) -> result
     needs_group: bool = False
@@ -90,6 +90,13 @@ def _scale(sc: Any, adata: Any) -> Any:
     adata.X = x
 
 
+def _regress_out(sc: Any, adata: Any) -> Any:
+    """Regress out the batches (categorical) into a dense array, then put the matrix back."""
+    x = adata.X
+    sc.pp.regress_out(adata, "batch")
+    adata.X = x
+
+
 def _scale_no_center(sc: Any, adata: Any) -> Any:
     """Scale the stored values in place (scanpy's API): later calls rescale them.
 
@@ -138,6 +145,8 @@ CASES: dict[str, Case] = {
              label="normalize_total(target_sum=1e4), in place"),
         Case("normalize_total_median", "normalize", False, _normalize(),
              label="normalize_total() (target_sum: the median total), in place"),
+        Case("regress_out", "regress", True, _regress_out, needs_batch=True,
+             label="regress_out('batch'): a categorical key, 4 batches"),
         Case("scale", "scale", True, _scale,
              label="scale(max_value=10): all genes, zero-centred (a dense float64 result)"),
         Case("scale_no_center", "scale", True, _scale_no_center,

@@ -5,7 +5,7 @@ path below ``scanpy`` (``pp.highly_variable_genes``); ``kwargs`` values are plai
 values or *resolvers* (:class:`VarMask`, :class:`Category`) that are turned into
 values against the concrete input at run time. Families group the cases a patch
 migrates (the ``Migrates:`` trailer of the patch): ``hvg``, ``rank_genes_groups``,
-``qc``, ``normalize`` and ``scale``.
+``qc``, ``normalize``, ``scale`` and ``regress``.
 
 Bad-input cases are ordinary cases whose call raises: the runner records the
 exception type and message, and the comparator requires the same error.
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = ("hvg", "normalize", "qc", "rank_genes_groups", "scale")
+FAMILIES = ("hvg", "normalize", "qc", "rank_genes_groups", "regress", "scale")
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -696,6 +696,47 @@ def scale_cases() -> Iterator[Case]:
         yield _case("scale", SCALE, Real(file, CSR32, values="log1p"), "scale", max_value=10)
 
 
+# --- regress_out -------------------------------------------------------------------------
+
+REGRESS = "pp.regress_out"
+
+
+def regress_cases() -> Iterator[Case]:
+    """regress_out: categorical keys on every layout, the parameters, bad input."""
+    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, COUNTS_CSR_INT)
+    for lay in layouts:
+        values = "counts" if lay is COUNTS_CSR_INT else "log1p"
+        yield _case("regress", REGRESS, gen(SMALL, lay, values=values), "regress", keys="batch")
+    base = gen(SMALL, CSR32, values="log1p")
+    layered = gen(SMALL, CSR32, values="counts", layers=(("lognorm", "log1p"),))
+    edges = gen(SMALL, CSR32, values="log1p", edges=True)  # constant genes, obs["score"]
+    nan = gen(SMALL, CSR32, values="log1p", edges=True, nan=True)
+    opts: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"keys": "group"}),
+        (gen(SPARSE, CSR32, values="log1p"), {"keys": ["group"]}),
+        (base, {"keys": "group_small"}),  # a category of 1 cell, one of 2
+        (base, {"keys": "batch_unsorted"}),  # an unused category
+        (base, {"keys": "batch_labels"}),  # strings: sanitize_anndata makes them categorical
+        (base, {"keys": "batch", "n_jobs": 1}),
+        (base, {"keys": "batch", "n_jobs": 2}),
+        (base, {"keys": "batch", "copy": True}),
+        (gen(SPARSE, CSR64_I64, values="log1p"), {"keys": "group"}),
+        (layered, {"keys": "batch", "layer": "lognorm"}),
+        (edges, {"keys": "group"}),
+        (edges, {"keys": "score"}),  # a continuous key: scanpy's code on both sides
+        (nan, {"keys": "group"}),  # NaN genes: scanpy's GLMs on both sides
+        # bad input: errors must match
+        (base, {"keys": ["batch", "group"]}),
+        (base, {"keys": "no_such_column"}),
+        (layered, {"keys": "batch", "layer": "no_such_layer"}),
+    ]
+    for spec, kw in opts:
+        yield _case("regress", REGRESS, spec, "regress", **kw)
+    small = "kang_muscat_example_1556x1267_counts.h5ad"  # one GLM per gene in pristine
+    for key in REAL_FILES[small]:
+        yield _case("regress", REGRESS, Real(small, CSR32, values="log1p"), "regress", keys=key)
+
+
 # --- registry -------------------------------------------------------------------------
 
 
@@ -712,6 +753,7 @@ def all_cases() -> list[Case]:
         *qc_cases(),
         *normalize_cases(),
         *scale_cases(),
+        *regress_cases(),
     ]
     seen: set[str] = set()
     for c in cases:

@@ -33,6 +33,9 @@ ALWAYS_EXACT = (
     "*/index",
     "shape",
 )
+#: always-exact fields a family computes as floats: there a rule may bound them
+#: (``X`` is kept or subset everywhere else; ``regress_out`` computes it)
+COMPUTED = {"X": ("regress",)}
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,15 @@ def rules(path: Path = TOLERANCES_MD) -> tuple[Rule, ...]:
     return parse(path.read_text(encoding="utf-8"))
 
 
-def always_exact(field: str) -> bool:
+def always_exact(field: str, family: str | None = None) -> bool:
     name = normalize_field(field)
+    if family is not None and family in COMPUTED.get(name, ()):
+        return False
     return any(fnmatch.fnmatchcase(name, pat) for pat in ALWAYS_EXACT)
 
 
 def rule_for(family: str, field: str, dtype: str) -> Rule:
-    if always_exact(field):
+    if always_exact(field, family):
         return FORCED_EXACT
     for rule in rules():
         if rule.matches(family, field, dtype):

@@ -19,6 +19,8 @@ calls a family's drivers and writes the results:
   factors and the scaled values of a CSR matrix);
 - :mod:`.scale`: ``scale``: :func:`.scale.scale` (a CSR matrix zero-centred into a
   dense array or its stored values scaled in place; an array in place);
+- :mod:`.regress`: ``regress_out`` on a categorical key:
+  :func:`.regress.regress_out_categorical`;
 - :mod:`.counts`: :func:`.counts.are_counts` (the raw-count check; kernel
   :func:`.counts.nonnegative_integers`).
 
@@ -28,7 +30,7 @@ Drivers own block planning, memory budgets, thread slots and format routing; ker
 
 from __future__ import annotations
 
-from . import counts, hvg, normalize, qc, rank_genes_groups, scale
+from . import counts, hvg, normalize, qc, rank_genes_groups, regress, scale
 from ._input import Matrix, UnsupportedInputError, as_matrix, sorted_indices
 from ._version import __version__
 
@@ -42,6 +44,7 @@ __all__ = [
     "normalize",
     "qc",
     "rank_genes_groups",
+    "regress",
     "scale",
     "sorted_indices",
 ]

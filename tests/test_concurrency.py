@@ -23,7 +23,8 @@ import pytest
 WORK = textwrap.dedent(
     """
     import numpy as np, scipy.sparse as sp
-    from scanpy_kernels import as_matrix, counts, hvg, normalize, qc, rank_genes_groups as rgg, scale
+    from scanpy_kernels import (as_matrix, counts, hvg, normalize, qc, rank_genes_groups as rgg,
+                            regress, scale)
 
     def matrices(seed):
         rng = np.random.default_rng(seed)
@@ -60,6 +61,7 @@ WORK = textwrap.dedent(
                 m = as_matrix(raw.copy(), stored=True)
                 r = scale.scale(m, zero_center=zero_center, max_value=3.0)
                 out += [a for a in r if a is not None]
+        out.append(regress.regress_out_categorical(np.log1p(np.nan_to_num(dense)), codes, 3))
         c = as_matrix(cnt)
         out += hvg.welford_mean_var(c, codes, 3)
         out += hvg.clipped_sums(c, codes, np.full((3, c.shape[1]), 4.0))

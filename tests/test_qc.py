@@ -13,7 +13,7 @@ import pytest
 from scipy import sparse
 
 from scanpy_kernels import UnsupportedInputError, as_matrix, qc
-from scanpy_kernels.qc._pairwise import STACK, reduceat_sum
+from scanpy_kernels._pairwise import STACK, reduceat_sum
 from scanpy_kernels.toolkit import kernel, thread_limit
 
 pristine_qc = pytest.importorskip("scanpy.preprocessing._qc")

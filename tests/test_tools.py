@@ -464,6 +464,11 @@ def test_tolerance_table_parses_and_is_tight():
     assert tolerances.rule_for("hvg", "return/means", "float64").pattern == "means"
     assert tolerances.rule_for("hvg", "var/some_new_float", "float64") is tolerances.EXACT
     assert tolerances.rule_for("rank_genes_groups", "uns/rgg/pts/A", "float64") is tolerances.EXACT
+    # X is exact everywhere but where a family computes it (regress_out's residuals)
+    assert tolerances.rule_for("hvg", "X", "float64") is tolerances.FORCED_EXACT
+    assert tolerances.rule_for("scale", "X", "float64") is tolerances.FORCED_EXACT
+    assert tolerances.rule_for("regress", "X", "float64").atol == 1e-11
+    assert tolerances.rule_for("regress", "X@dtype", "float64") is tolerances.FORCED_EXACT
 
 
 def test_tolerance_parser_rejects_bad_rules():
@@ -701,7 +706,11 @@ def test_cases_are_unique_and_cover_the_families():
     all_cases = cases.all_cases()
     assert {c.family for c in all_cases} == set(cases.FAMILIES)
     funcs = {c.func for c in all_cases}
-    assert funcs == {cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC, cases.NORM, cases.SCALE}
+    assert funcs == {
+        cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC, cases.NORM, cases.SCALE, cases.REGRESS
+    }
+    regress_kwargs = {k for c in all_cases if c.func == cases.REGRESS for k in c.kwargs}
+    assert {"keys", "layer", "n_jobs", "copy"} <= regress_kwargs
     scale_kwargs = {k for c in all_cases if c.func == cases.SCALE for k in c.kwargs}
     assert {"zero_center", "max_value", "copy", "layer", "mask_obs"} <= scale_kwargs
     norm_kwargs = {k for c in all_cases if c.func == cases.NORM for k in c.kwargs}
@@ -871,3 +880,17 @@ def test_lock_refuses_environments_that_disagree(tmp_path, monkeypatch):
     freezes = iter(["numpy==2.0.0\nscanpy @ file:///x\n", "numpy==2.0.0\nzarr==3.0\n"])
     assert envs.lock(tmp_path / "c.txt") == 2
     assert (tmp_path / "c.txt").read_text().splitlines()[-2:] == ["numpy==2.0.0", "zarr==3.0"]
+
+
+def test_numba_compile_warnings_are_not_recorded():
+    """numba's compiler warnings depend on the cache; every other warning counts."""
+    import warnings
+
+    numba_errors = pytest.importorskip("numba.core.errors")
+    from migration_tests.run_cases import _compile_time
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("slow", numba_errors.NumbaPerformanceWarning, stacklevel=1)
+        warnings.warn("real", UserWarning, stacklevel=1)
+    assert [_compile_time(w) for w in caught] == [True, False]

@@ -35,6 +35,7 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
 FAMILY_TESTS: dict[str, tuple[str, ...]] = {
     "hvg": ("tests/test_highly_variable_genes.py", "tests/test_normalization.py"),
     "normalize": ("tests/test_normalization.py",),
+    "regress": ("tests/test_preprocessing.py",),
     "scale": ("tests/test_scaling.py", "tests/test_preprocessing.py"),
     "qc": ("tests/test_qc_metrics.py",),
     "rank_genes_groups": (

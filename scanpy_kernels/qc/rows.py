@@ -6,7 +6,7 @@ row is computed by one iteration in scanpy's order, so any thread count gives th
 bits):
 
 - ``total_counts``: ``stats.sum(x, axis=1)``: scipy's ``np.add.reduceat`` over the
-  row in the data's dtype (:func:`._pairwise.reduceat_sum`);
+  row in the data's dtype (:func:`.._pairwise.reduceat_sum`);
 - ``total_counts_<qc_var>``: ``stats.sum(x[:, mask], axis=1)``: scipy's column subset
   keeps each row's stored order, then the same reduceat over the kept values;
 - ``pct_counts_in_top_<n>_genes``: ``top_segment_proportions_sparse_csr`` (a numba
@@ -29,9 +29,9 @@ bits):
   or any other value, takes the quickselect road).
 
 On a C-contiguous array (:func:`qc_rows_dense`) scanpy runs numpy instead:
-``np.sum(x, axis=1)`` is ``0 + pairwise(row)`` (:func:`._pairwise.array_sum`);
+``np.sum(x, axis=1)`` is ``0 + pairwise(row)`` (:func:`.._pairwise.array_sum`);
 ``x[:, mask]`` is an F-ordered copy, whose rows numpy sums value by value
-(:func:`._pairwise.sequential_sum`); the proportions come from numpy's
+(:func:`.._pairwise.sequential_sum`); the proportions come from numpy's
 ``np.partition`` (introselect), which this module does not copy: counts take the road
 above, other rows are marked for the driver, which runs scanpy's numpy code on them.
 
@@ -49,6 +49,7 @@ import numba
 import numpy as np
 
 from .._columns import column_range
+from .._pairwise import STACK, array_sum, reduceat_sum, sequential_sum
 from .._sort import nan_last_less
 from ..toolkit import (
     helper,
@@ -59,7 +60,6 @@ from ..toolkit import (
     thread_partials,
     thread_scratch,
 )
-from ._pairwise import STACK, array_sum, reduceat_sum, sequential_sum
 
 __all__ = ["qc_rows_csr", "qc_rows_dense"]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..toolkit import helper, routine
+from .toolkit import helper, routine
 
 __all__ = ["STACK", "array_sum", "reduceat_sum", "sequential_sum"]
 
