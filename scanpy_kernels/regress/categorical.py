@@ -24,12 +24,13 @@ the sums need the category counts ``n_c``, sums ``S_c = sum(y)`` and means ``r_c
 is the same least-squares solution computed in float64 by another route: it differs
 from statsmodels' by float64 rounding (migration_tests/TOLERANCES.md states the bound).
 
-:func:`category_means` is the regressor, bit for bit; :func:`regress_categorical`
-the residuals, into a Fortran-ordered float64 ``out`` (scanpy's ``np.vstack(res).T``),
-one gene per ``prange`` iteration.  Both take ``(x, order, starts)``: ``x`` the cells
-x genes array (any layout), ``order`` the cells sorted stably by category and
-``starts`` ``(n_cats + 1,)`` where each category's cells begin in it (every cell has a
-category).
+:func:`regress_categorical` writes the residuals into a Fortran-ordered float64
+``out`` (scanpy's ``np.vstack(res).T``), one gene per ``prange`` iteration, in two
+passes over its column (the category sums in cell order, then the residuals), and
+returns the regressor's category means (scanpy's, bit for bit).  It takes ``(x,
+codes, counts, out)``: ``x`` the cells x genes array (any layout; a Fortran-ordered
+one, as scanpy densifies a sparse matrix, reads each column contiguously), every
+cell's category in ``[0, n_cats)`` and the number of cells of each category.
 """
 
 from __future__ import annotations
@@ -37,24 +38,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._pairwise import sequential_sum
 from ..toolkit import kernel, routine, signatures, thread_scratch
 
-__all__ = ["category_means", "regress_categorical"]
+__all__ = ["regress_categorical"]
 
-#: x, order, starts
-_MEANS_SIGS = signatures("float32[:, ::1]({d}[:, :], int64[::1], int64[::1])")
-#: x, order, starts, means, out
-_RESID_SIGS = signatures(
-    "UniTuple(int64, 2)({d}[:, :], int64[::1], int64[::1], float32[:, ::1], "
-    "float64[::1, :])"
+#: x, codes, counts, out
+_SIGS = signatures(
+    "Tuple((int64, int64, float32[:, ::1]))"
+    "({d}[:, :], int64[::1], int64[::1], float64[::1, :])"
 )
-
-
-def _grouping(codes, n_cats):
-    order = np.argsort(codes, kind="stable").astype(np.int64)
-    starts = np.searchsorted(codes[order], np.arange(n_cats + 1)).astype(np.int64)
-    return order, starts
 
 
 def _arrays(rng):
@@ -66,119 +58,106 @@ def _arrays(rng):
         codes = rng.integers(0, 4, 150)
         codes[codes == 2] = 1  # category 2 has no cells
         x[codes == 0, 5] = 7.0  # a gene with a category of one value
-        out.extend((a, *_grouping(codes, 4)) for a in (x, np.asfortranarray(x)))
+        counts = np.bincount(codes, minlength=4)
+        out.extend((a, codes, counts) for a in (x, np.asfortranarray(x)))
     return out
 
 
-def _resid_examples(rng):
-    return [
-        (
-            x,
-            order,
-            starts,
-            category_means(x, order, starts),
-            np.empty(x.shape, order="F"),
-        )
-        for x, order, starts in _arrays(rng)
-    ]
-
-
-@kernel(signatures=_MEANS_SIGS, example=_arrays)
-def category_means(x, order, starts):
-    """Return ``(n_cats, n_genes)`` float32: each category's mean of each gene, as numba's.
-
-    numba's ``np.mean`` of the category's values (cell order): ``0 + v0 + v1 + ...``
-    in the data dtype, then ``float64(sum) / count``, as float32.  A category without
-    cells gets NaN (never used).
-    """
-    n_cells, n_genes = x.shape
-    n_cats = starts.shape[0] - 1
-    means = np.empty((n_cats, n_genes), np.float32)
-    buf = thread_scratch(n_cells, x.dtype)
-    for j in numba.prange(n_genes):
-        vals = buf[numba.get_thread_id()]
-        for c in range(n_cats):
-            n = starts[c + 1] - starts[c]
-            for k in range(n):
-                vals[k] = x[order[starts[c] + k], j]
-            total = sequential_sum(vals, n, vals)  # (the stack argument is unused)
-            means[c, j] = np.float64(total) / np.float64(n)  # race-free: gene j's own
-    return means
+def _examples(rng):
+    return [(*args, np.empty(args[0].shape, order="F")) for args in _arrays(rng)]
 
 
 @routine
-def _scan(x, j):
-    """Return whether gene ``j`` varies over the cells and whether it is all finite."""
+def _column_sums(x, j, codes, same, wide):
+    """Add gene ``j``'s values into its categories, in cell order; return its shape.
+
+    ``same[c]``: in the data dtype from 0, numba's ``np.mean`` accumulator;
+    ``wide[c]``: in float64.  Both zeroed first.  Returns ``(varies, finite)``:
+    whether the gene is not constant, and whether every value is finite.
+    """
+    same[:] = 0
+    wide[:] = 0
     first = x[0, j]
     varies = False
     finite = True
     for i in range(x.shape[0]):
         v = x[i, j]
+        c = codes[i]
+        same[c] += v
+        wide[c] += v
         varies |= v != first
         finite &= np.isfinite(v)
     return varies, finite
 
 
 @routine
-def _fit(x, j, order, starts, means, s_c):
-    """Return gene ``j``'s least-squares ``(b0, b1)`` on ``[1, r]``, and whether it is.
+def _means(same, counts, means, j):
+    """Write numba's ``np.mean`` of each category, ``float64(sum) / count``, as float32.
 
-    ``s_c``: scratch for the category sums.  Not a fit (False) where ``r`` is constant.
+    A category without cells gets NaN (0 / 0), never used.
     """
-    n_cells = x.shape[0]
-    n_cats = starts.shape[0] - 1
+    for c in range(counts.shape[0]):
+        means[c, j] = np.float64(same[c]) / np.float64(counts[c])
+
+
+@routine
+def _fit(wide, counts, means, j, fits):
+    """Write the fitted value of each category into ``fits``; return whether it fits.
+
+    Least squares on ``[1, r]`` from the category sums ``wide``; False (and the mean
+    of the gene) where ``r`` is constant.
+    """
+    n_cells = 0
     y_total = 0.0
     r_total = 0.0
-    for c in range(n_cats):
-        acc = 0.0
-        for k in range(starts[c], starts[c + 1]):
-            acc += x[order[k], j]
-        s_c[c] = acc
-        y_total += acc
-        if starts[c + 1] > starts[c]:  # an empty category's mean is NaN
-            r_total += (starts[c + 1] - starts[c]) * np.float64(means[c, j])
+    for c in range(counts.shape[0]):
+        if counts[c] > 0:  # an empty category's mean is NaN
+            n_cells += counts[c]
+            y_total += wide[c]
+            r_total += counts[c] * np.float64(means[c, j])
     y_mean = y_total / n_cells
     r_mean = r_total / n_cells
     sxx = 0.0
     sxy = 0.0
-    for c in range(n_cats):
-        n_c = starts[c + 1] - starts[c]
-        if n_c > 0:
+    for c in range(counts.shape[0]):
+        if counts[c] > 0:
             d = np.float64(means[c, j]) - r_mean
-            sxx += n_c * d * d
-            sxy += d * (s_c[c] - n_c * y_mean)
-    if sxx > 0.0:
-        b1 = sxy / sxx
-        return y_mean - b1 * r_mean, b1, True
-    return y_mean, 0.0, False  # r is constant: least squares fits the mean
+            sxx += counts[c] * d * d
+            sxy += d * (wide[c] - counts[c] * y_mean)
+    b1 = sxy / sxx if sxx > 0.0 else 0.0  # r constant: least squares fits the mean
+    b0 = y_mean - b1 * r_mean
+    for c in range(counts.shape[0]):
+        fits[c] = b0 + b1 * np.float64(means[c, j])
+    return sxx > 0.0
 
 
-@kernel(signatures=_RESID_SIGS, example=_resid_examples)
-def regress_categorical(x, order, starts, means, out):
+@kernel(signatures=_SIGS, example=_examples)
+def regress_categorical(x, codes, counts, out):
     """Write each gene's least-squares residuals on ``[1, category mean]`` into ``out``.
 
-    A constant gene is copied.  Returns ``(n_refused, n_constant)``: the genes the
-    driver refuses (holding a NaN or an infinite value, or with a constant regressor:
-    their columns are not scanpy's numbers) and the constant genes.
+    A constant gene is copied.  Returns ``(n_refused, n_constant, means)``: the genes
+    the driver refuses (holding a NaN or an infinite value, or with a constant
+    regressor: their columns are not scanpy's numbers), the constant genes, and the
+    ``(n_cats, n_genes)`` float32 category means (scanpy's regressor).
     """
     n_cells, n_genes = x.shape
-    n_cats = starts.shape[0] - 1
-    sums = thread_scratch(n_cats, np.float64)
+    n_cats = counts.shape[0]
+    means = np.empty((n_cats, n_genes), np.float32)
+    same = thread_scratch(n_cats, x.dtype)
+    wide = thread_scratch(n_cats, np.float64)
+    fits = thread_scratch(n_cats, np.float64)
     n_bad = 0
     n_constant = 0
     for j in numba.prange(n_genes):
-        varies, finite = _scan(x, j)
-        if not varies:  # scanpy keeps a constant gene as it is
-            n_constant += 1
-            n_bad += not finite
-            for i in range(n_cells):
-                out[i, j] = x[i, j]  # race-free: gene j's own column
-            continue
-        b0, b1, fitted = _fit(x, j, order, starts, means, sums[numba.get_thread_id()])
-        n_bad += not (finite and fitted)
-        for c in range(n_cats):
-            f = b0 + b1 * np.float64(means[c, j])
-            for k in range(starts[c], starts[c + 1]):
-                i = order[k]
-                out[i, j] = x[i, j] - f  # race-free: gene j's own column
-    return n_bad, n_constant
+        tid = numba.get_thread_id()
+        varies, finite = _column_sums(x, j, codes, same[tid], wide[tid])
+        _means(same[tid], counts, means, j)
+        fitted = varies and _fit(wide[tid], counts, means, j, fits[tid])
+        n_constant += not varies
+        n_bad += not finite or (varies and not fitted)
+        fit = fits[tid]
+        for i in range(n_cells):
+            v = x[i, j]
+            # scanpy keeps a constant gene as it is
+            out[i, j] = v - fit[codes[i]] if varies else v  # race-free: gene j's column
+    return n_bad, n_constant, means

@@ -1,9 +1,9 @@
 """What scanpy's ``regress_out`` calls: a dense array and category codes in, residuals out.
 
 :func:`regress_out_categorical` serves ``regress_out`` on one categorical key: the
-regressor (:func:`.categorical.category_means`, scanpy's bit for bit) and each gene's
-least-squares residuals (:func:`.categorical.regress_categorical`, statsmodels' GLM
-fit in closed form).  It takes the array scanpy regresses (dense, after its
+regressor (scanpy's category means, bit for bit) and each gene's least-squares
+residuals (:func:`.categorical.regress_categorical`: statsmodels' GLM fit in closed
+form).  It takes the array scanpy regresses (dense, after its
 ``to_dense(order="F")`` of a sparse matrix), in either memory order, as it is.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._input import FLOATS, UnsupportedInputError
-from .categorical import _grouping, category_means, regress_categorical
+from .categorical import regress_categorical
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -68,10 +68,9 @@ def regress_out_categorical(
     if x.shape[0] == 0 or x.shape[1] == 0:
         msg = "an empty matrix"
         raise UnsupportedInputError(msg)
-    order, starts = _grouping(codes, n_cats)
-    means = category_means(x, order, starts)
+    counts = np.bincount(codes, minlength=n_cats).astype(np.int64)
     out = np.empty(x.shape, dtype=np.float64, order="F")  # numpy's allocator
-    n_refused, n_constant = regress_categorical(x, order, starts, means, out)
+    n_refused, n_constant, _ = regress_categorical(x, codes, counts, out)
     if n_refused:
         msg = "genes with NaN or infinite values, or equal category means"
         raise UnsupportedInputError(msg)
