@@ -10,16 +10,16 @@ model per gene through joblib, and keeps its residuals ``y - (b0 + b1 r)`` (floa
 a constant gene is kept as it is.
 
 A Gaussian GLM with the identity link is ordinary least squares, whose solution for
-two regressors has a closed form (Seber & Lee, *Linear Regression Analysis*, 2003,
-sec. 4.3.4): with ``r_mean``, ``y_mean`` over all cells,
+two regressors has a closed form (the normal equations of simple linear regression,
+centred): with ``r_mean``, ``y_mean`` over all cells,
 ``b1 = sum((r - r_mean)(y - y_mean)) / sum((r - r_mean)^2)``, ``b0 = y_mean - b1 r_mean``.
 If ``r`` is constant (one category with cells, or equal means) the columns are
 collinear: the least-squares fit is ``y_mean``, but statsmodels' IRLS falls back to
 another solver and returns residuals that are off by up to a few percent (measured:
 coefficients ~3e13, residuals 0.038 from ``y - y_mean`` on log data); such genes are
 counted, and the driver leaves the matrix to scanpy's code, which keeps its numbers.
-``r`` takes one value per category, so
-the sums need the category counts ``n_c``, sums ``S_c = sum(y)`` and means ``r_c``:
+``r`` takes one value per category, so the sums need the category counts ``n_c``,
+sums ``S_c = sum(y)`` and means ``r_c``:
 ``sum((r - r_mean)(y - y_mean)) = sum_c (r_c - r_mean)(S_c - n_c y_mean)``.  The result
 is the same least-squares solution computed in float64 by another route: it differs
 from statsmodels' by float64 rounding (migration_tests/TOLERANCES.md states the bound).
