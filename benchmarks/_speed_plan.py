@@ -33,6 +33,15 @@ SUBSET = [
 LIGHT = [c for c in CASES if not c.startswith("rgg_wilcoxon_") and c != "regress_out"]
 
 
+#: the defaults section times each short case for at least this long (seconds; at
+#: most DEFAULTS_MAX_CALLS calls): its busy threads are CPU seconds over wall seconds,
+#: and over a few milliseconds (3 calls of a 1 ms case) they measure thread wake-ups
+#: and OpenMP's spinning, not the call (measured: normalize_total on S, 3 calls 1.00
+#: to 1.78 busy threads, 300 calls 1.98, pristine 1.57 to 1.98)
+DEFAULTS_WINDOW_S = 0.5
+DEFAULTS_MAX_CALLS = 1000
+
+
 @dataclass
 class Task:
     section: str  # pairs | defaults | public | compile | threads | probe | scaling
@@ -123,7 +132,8 @@ def build(opts: Options) -> list[Task]:
             if "defaults" in opts.sections and fmt == opts.formats[0]:
                 # scanpy's default settings (n_jobs never set), NUMBA_NUM_THREADS=2
                 tasks += _paired("defaults", cases, data, fmt, pairs=pairs, opts=opts,
-                                 repeats=reps, default_settings=True)
+                                 repeats=reps or DEFAULTS_MAX_CALLS,
+                                 min_time=DEFAULTS_WINDOW_S, default_settings=True)
     if "scaling" in opts.sections:
         sub = [c for c in SUBSET if opts.cases is None or c in opts.cases]
         for data in opts.scaling:
