@@ -894,3 +894,27 @@ def test_numba_compile_warnings_are_not_recorded():
         warnings.warn("slow", numba_errors.NumbaPerformanceWarning, stacklevel=1)
         warnings.warn("real", UserWarning, stacklevel=1)
     assert [_compile_time(w) for w in caught] == [True, False]
+
+
+def test_defaults_check_busy_threads_rule():
+    """Slower fails; fewer busy threads fails unless patched keeps ≥ 95% of them busy."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _speed_report import defaults_check
+
+    def run(side, pair, t, cpu):
+        case = {"times": [t] * 4, "cpu_times": [cpu] * 4}
+        tag = {"pair": pair, "data": "S", "fmt": "csr"}
+        return {"section": "defaults", "side": side, "threads": 2, "tag": tag,
+                "result": {"cases": {"qc_metrics": case}}}
+
+    def check(a, b):
+        runs = [run("pristine", k, *a) for k in range(3)]
+        runs += [run("patched", k, *b) for k in range(3)]
+        return defaults_check({"runs": runs})[1]
+
+    assert check((1.0, 1.2), (0.5, 0.6)) == []  # faster, busier
+    assert check((1.0, 1.2), (2.0, 2.4)) == ["S csr qc_metrics: slower"]
+    assert check((1.0, 1.9), (0.5, 0.6)) == ["S csr qc_metrics: fewer busy threads"]
+    assert check((1.0, 1.98), (0.5, 0.97)) == []  # 1.94 of 2: at the ceiling
