@@ -15,7 +15,7 @@ import numpy as np
 
 from .._input import UnsupportedInputError
 from .scale import scale_rows
-from .totals import highly_expressed, row_totals
+from .totals import NO_EXCLUSION, highly_expressed, row_totals
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Normalized", "normalize_total"]
 
-#: ``row_totals``' "exclude no gene"
-_NO_GENES = np.zeros(0, dtype=bool)
 #: ``scale_rows``' "sum the rows here"
 _SUM_HERE = {dt: np.zeros(0, dt) for dt in (np.float32, np.float64)}
 
@@ -106,7 +104,7 @@ def normalize_total(
     if exclude_highly_expressed:
         totals, excluded = _exclude_high(m, _float64_fraction(max_fraction))
     elif target_sum is None:
-        totals = row_totals(*m.args, _NO_GENES)
+        totals = row_totals(*m.args, NO_EXCLUSION)
     else:
         totals = _SUM_HERE[m.data.dtype.type]  # summed while scaling: one pass
     if target_sum is None:
@@ -114,7 +112,7 @@ def normalize_total(
     dtype = np.result_type(m.data.dtype, target_sum)  # of `totals / target_sum`
     if dtype != m.data.dtype:  # a float64 target_sum: numpy's float64 values
         if totals.size == 0:
-            totals = row_totals(*m.args, _NO_GENES)
+            totals = row_totals(*m.args, NO_EXCLUSION)
         factors = totals / target_sum
         divisors = factors.copy() + (factors == 0)  # allow_divide_by_zero=False
         return Normalized(
@@ -128,7 +126,7 @@ def normalize_total(
 def _exclude_high(m: Matrix, max_fraction: float) -> tuple[NDArray, NDArray]:
     """Return the totals over the genes that are not highly expressed, and those genes."""
     excluded, n_bad = highly_expressed(
-        *m.args, row_totals(*m.args, _NO_GENES), max_fraction
+        *m.args, row_totals(*m.args, NO_EXCLUSION), max_fraction
     )
     if n_bad:
         msg = (

@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 from ..toolkit import kernel, signatures, vectorize
-from .totals import _matrices, row_total
+from .totals import NO_EXCLUSION, _matrices, row_total
 
 __all__ = ["scale_rows"]
 
@@ -35,9 +35,6 @@ __all__ = ["scale_rows"]
 _SIGS = signatures(
     "{d}[::1]({d}[::1], {i}[::1], {i}[::1], int64, int64, {d}[::1], {d}, {d}[::1])"
 )
-
-#: row_total's "exclude no gene"
-_ALL = np.zeros(0, dtype=np.bool_)
 
 
 def _examples(rng):
@@ -64,7 +61,9 @@ def scale_rows(data, indices, indptr, n_rows, n_cols, totals, target, out):
     fused = totals.shape[0] == 0
     one = data.dtype.type(1.0)
     for i in numba.prange(n_rows):
-        total = row_total(data, indices, indptr, i, _ALL) if fused else totals[i]
+        total = (
+            row_total(data, indices, indptr, i, NO_EXCLUSION) if fused else totals[i]
+        )
         factor = total / target
         factors[i] = factor
         divisor = one if factor == 0 else factor  # factor + (factor == 0)

@@ -37,7 +37,10 @@ from ..toolkit import (
     vectorize,
 )
 
-__all__ = ["highly_expressed", "row_total", "row_totals"]
+__all__ = ["NO_EXCLUSION", "highly_expressed", "row_total", "row_totals"]
+
+#: ``row_total``'s ``excluded`` that leaves out no gene (every value counts)
+NO_EXCLUSION = np.zeros(0, dtype=np.bool_)
 
 #: data, indices, indptr, n_rows, n_cols, excluded
 _TOTALS_SIGS = signatures(
@@ -80,7 +83,7 @@ def _totals_examples(rng):
 def _high_examples(rng):
     out = []
     for args in _matrices(rng):
-        totals = row_totals(*args, np.zeros(0, bool))
+        totals = row_totals(*args, NO_EXCLUSION)
         out.extend((*args, totals, f) for f in (0.05, 0.2, 1.0))
     return out
 
