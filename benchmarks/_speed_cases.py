@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 N_TOP = 2000
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
-    family: str  # "hvg", "rgg", "qc", "normalize", "scale" or "regress"
+    family: str  # "hvg", "rgg", "qc", "filter", "normalize", "scale" or "regress"
     log1p: bool  # input: log-normalised (True) or raw counts (False)
     call: Callable[[Any, Any], Any]  # (scanpy module, adata) -> result
     needs_group: bool = False
@@ -67,6 +69,14 @@ def _qc(sc: Any, adata: Any) -> Any:
     return sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"])
 
 
+def _filter(func: str, **kw: Any) -> Callable[[Any, Any], Any]:
+    def call(sc: Any, adata: Any) -> Any:
+        """Count and threshold (``inplace=False``: the AnnData stays as it is)."""
+        return getattr(sc.pp, func)(adata, inplace=False, **kw)
+
+    return call
+
+
 def _normalize(**kw: Any) -> Callable[[Any, Any], Any]:
     def call(sc: Any, adata: Any) -> Any:
         """Normalize ``adata.X`` in place, then put the counts back.
@@ -94,6 +104,17 @@ def _regress_out(sc: Any, adata: Any) -> Any:
     """Regress out the batches (categorical) into a dense array, then put the matrix back."""
     x = adata.X
     sc.pp.regress_out(adata, "batch")
+    adata.X = x
+
+
+def _regress_out_continuous(sc: Any, adata: Any) -> Any:
+    """Regress out two continuous keys (per-cell totals and genes), then put the matrix back."""
+    if "total" not in adata.obs:  # computed here (numpy), the same on both sides
+        x = adata.X
+        adata.obs["total"] = np.asarray(x.sum(axis=1), dtype=np.float64).ravel()
+        adata.obs["n_genes"] = np.diff(x.indptr) if x.format == "csr" else x.getnnz(axis=1)
+    x = adata.X
+    sc.pp.regress_out(adata, ["total", "n_genes"])
     adata.X = x
 
 
@@ -141,12 +162,18 @@ CASES: dict[str, Case] = {
              needs_group=True, label="rank_genes_groups(method='t-test_overestim_var') vs rest"),
         Case("qc_metrics", "qc", False, _qc,
              label="calculate_qc_metrics(qc_vars=['mt']) (percent_top default)"),
+        Case("filter_cells", "filter", False, _filter("filter_cells", min_genes=200),
+             label="filter_cells(min_genes=200, inplace=False)"),
+        Case("filter_genes", "filter", False, _filter("filter_genes", min_cells=3),
+             label="filter_genes(min_cells=3, inplace=False)"),
         Case("normalize_total", "normalize", False, _normalize(target_sum=1e4),
              label="normalize_total(target_sum=1e4), in place"),
         Case("normalize_total_median", "normalize", False, _normalize(),
              label="normalize_total() (target_sum: the median total), in place"),
         Case("regress_out", "regress", True, _regress_out, needs_batch=True,
              label="regress_out('batch'): a categorical key, 4 batches"),
+        Case("regress_out_continuous", "regress", True, _regress_out_continuous,
+             label="regress_out(['total', 'n_genes']): two continuous keys"),
         Case("scale", "scale", True, _scale,
              label="scale(max_value=10): all genes, zero-centred (a dense float64 result)"),
         Case("scale_no_center", "scale", True, _scale_no_center,

@@ -18,9 +18,11 @@ FUNCTIONS: dict[str, list[str]] = {
     "sc.experimental.pp.highly_variable_genes": ["hvg_pearson"],
     "sc.tl.rank_genes_groups": [c for c in CASES if c.startswith("rgg_")],
     "sc.pp.calculate_qc_metrics": ["qc_metrics"],
+    "sc.pp.filter_cells": ["filter_cells"],
+    "sc.pp.filter_genes": ["filter_genes"],
     "sc.pp.normalize_total": ["normalize_total", "normalize_total_median"],
     "sc.pp.scale": ["scale", "scale_no_center"],
-    "sc.pp.regress_out": ["regress_out"],
+    "sc.pp.regress_out": ["regress_out", "regress_out_continuous"],
 }
 #: one case per kernel family, for the larger sizes and the cells scaling
 SUBSET = [

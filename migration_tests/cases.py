@@ -5,7 +5,7 @@ path below ``scanpy`` (``pp.highly_variable_genes``); ``kwargs`` values are plai
 values or *resolvers* (:class:`VarMask`, :class:`Category`) that are turned into
 values against the concrete input at run time. Families group the cases a patch
 migrates (the ``Migrates:`` trailer of the patch): ``hvg``, ``rank_genes_groups``,
-``qc``, ``normalize``, ``scale`` and ``regress``.
+``qc``, ``filter``, ``normalize``, ``scale`` and ``regress``.
 
 Bad-input cases are ordinary cases whose call raises: the runner records the
 exception type and message, and the comparator requires the same error.
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = ("hvg", "normalize", "qc", "rank_genes_groups", "regress", "scale")
+FAMILIES = ("filter", "hvg", "normalize", "qc", "rank_genes_groups", "regress", "scale")
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -118,6 +118,8 @@ ALL_LAYOUTS = (
 
 NONCANON_CSC32 = Layout("csc", "float32", "int32", noncanonical=True)
 DENSE32_F = Layout("dense", "float32", fortran=True)
+DUP32 = Layout("csr", "float32", "int32", duplicates=True)
+DUP_CSC64 = Layout("csc", "float64", "int64", noncanonical=True, duplicates=True)
 
 SMALL = {"n_obs": 300, "n_vars": 120, "density": 0.25, "seed": 0}
 SPARSE = {"n_obs": 800, "n_vars": 300, "density": 0.04, "seed": 1}
@@ -588,6 +590,66 @@ def qc_cases() -> Iterator[Case]:
     yield _case("qc", QC, big, "qc", qc_vars=["expressed_mask"], percent_top=[1, 20, 2000])
 
 
+# --- filter -----------------------------------------------------------------------------
+
+FILTER_CELLS = "pp.filter_cells"
+FILTER_GENES = "pp.filter_genes"
+
+
+def filter_cases() -> Iterator[Case]:
+    """filter_cells / filter_genes: every layout, every threshold, odd storage, bad input.
+
+    The thresholds cut inside each count's range on these inputs (SMALL: 19-44 genes
+    per cell, 8-205 cells per gene), so both kept and removed cells and genes occur.
+    """
+    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, COUNTS_CSR_INT, DUP32, DUP_CSC64)
+    for lay in layouts:
+        spec = gen(SMALL, lay)
+        yield _case("filter", FILTER_CELLS, spec, "cells", min_genes=26)
+        yield _case("filter", FILTER_GENES, spec, "genes", min_cells=26)
+        yield _case("filter", FILTER_CELLS, spec, "cells", max_genes=36, inplace=False)
+        yield _case("filter", FILTER_GENES, spec, "genes", max_cells=115, inplace=False)
+    base = gen(SMALL, CSR32)
+    signed = gen(SMALL, CSR32, values="log1p", edges=True, nan=True)  # <0, NaN, 0 genes
+    cells: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"min_genes": 0}),
+        (base, {"min_genes": 1000}),  # every cell removed
+        (base, {"min_counts": 41}),
+        (base, {"max_counts": 69, "inplace": False}),
+        (base, {"min_genes": 30, "copy": True}),
+        (gen(SPARSE, CSR64_I64), {"min_genes": 2}),
+        (gen(SPARSE, CSC64_I64), {"max_genes": 15}),
+        (signed, {"min_genes": 26}),
+        (signed, {"max_genes": 30, "inplace": False}),
+        # bad input: errors must match
+        (base, {}),
+        (base, {"min_genes": 26, "min_counts": 10}),
+    ]
+    genes: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"min_cells": 0}),
+        (base, {"min_cells": 1000}),  # every gene removed
+        (base, {"min_counts": 28}),
+        (base, {"max_counts": 166, "inplace": False}),
+        (base, {"min_cells": 3, "copy": True}),
+        (gen(SPARSE, CSR64_I64), {"min_cells": 20}),
+        (gen(SPARSE, CSC64_I64), {"max_cells": 40}),
+        (signed, {"min_cells": 26}),
+        (signed, {"max_cells": 60, "inplace": False}),
+        # bad input: errors must match
+        (base, {}),
+        (base, {"min_cells": 26, "max_cells": 100}),
+    ]
+    for spec, kw in cells:
+        yield _case("filter", FILTER_CELLS, spec, "cells", **kw)
+    for spec, kw in genes:
+        yield _case("filter", FILTER_GENES, spec, "genes", **kw)
+    for file in REAL_FILES:
+        for lay in (CSR32, CSC32):
+            spec = Real(file, lay, values="counts")
+            yield _case("filter", FILTER_CELLS, spec, "cells", min_genes=200)
+            yield _case("filter", FILTER_GENES, spec, "genes", min_cells=3)
+
+
 # --- normalize --------------------------------------------------------------------------
 
 NORM = "pp.normalize_total"
@@ -723,7 +785,7 @@ def regress_cases() -> Iterator[Case]:
         (gen(SPARSE, CSR64_I64, values="log1p"), {"keys": "group"}),
         (layered, {"keys": "batch", "layer": "lognorm"}),
         (edges, {"keys": "group"}),
-        (edges, {"keys": "score"}),  # a continuous key: scanpy's code on both sides
+        (edges, {"keys": "score"}),  # a continuous key (more: _regress_continuous_cases)
         (nan, {"keys": "group"}),  # NaN genes: scanpy's GLMs on both sides
         # bad input: errors must match
         (base, {"keys": ["batch", "group"]}),
@@ -735,6 +797,35 @@ def regress_cases() -> Iterator[Case]:
     small = "kang_muscat_example_1556x1267_counts.h5ad"  # one GLM per gene in pristine
     for key in REAL_FILES[small]:
         yield _case("regress", REGRESS, Real(small, CSR32, values="log1p"), "regress", keys=key)
+    yield from _regress_continuous_cases()
+
+
+def _regress_continuous_cases() -> Iterator[Case]:
+    """regress_out on continuous keys (``numpy_regress_out``): layouts, keys, real data."""
+    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, COUNTS_CSR_INT, DUP32)
+    for lay in layouts:
+        values = "counts" if lay is COUNTS_CSR_INT else "log1p"
+        spec = gen(SMALL, lay, values=values, edges=True)  # obs: score, score2
+        yield _case("regress", REGRESS, spec, "continuous", keys=["score", "score2"])
+    base = gen(SMALL, CSR32, values="log1p", edges=True)
+    layered = gen(SMALL, CSR32, values="counts", edges=True, layers=(("lognorm", "log1p"),))
+    opts: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"keys": "score2"}),
+        (base, {"keys": ["score", "score2"], "copy": True}),
+        (base, {"keys": ["score", "score2"], "n_jobs": 1}),
+        (gen(SPARSE, CSR64_I64, values="log1p", edges=True), {"keys": ["score", "score2"]}),
+        (gen(SMALL, DENSE64, values="log1p", edges=True, nan=True), {"keys": "score"}),
+        (gen(SMALL, CSR32, values="log1p", edges=True, nan=True), {"keys": "score"}),
+        (layered, {"keys": ["score", "score2"], "layer": "lognorm"}),
+        # bad input: errors must match
+        (base, {"keys": ["score", "no_such_column"]}),
+    ]
+    for spec, kw in opts:
+        yield _case("regress", REGRESS, spec, "continuous", **kw)
+    real = [Real(file, CSR32, values="log1p", covariates=True) for file in REAL_FILES]
+    real.append(Real("kang_muscat_8684x2511_counts.h5ad", CSR64_I64, values="log1p", covariates=True))
+    for spec in real:
+        yield _case("regress", REGRESS, spec, "continuous", keys=["total_counts", "n_genes"])
 
 
 # --- registry -------------------------------------------------------------------------
@@ -751,6 +842,7 @@ def all_cases() -> list[Case]:
         *rgg_edge_cases(),
         *rgg_real_cases(),
         *qc_cases(),
+        *filter_cases(),
         *normalize_cases(),
         *scale_cases(),
         *regress_cases(),

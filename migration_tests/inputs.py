@@ -52,13 +52,15 @@ class Layout:
     index_dtype: Literal["int32", "int64"] = "int32"
     noncanonical: bool = False  # unsorted indices + explicit zeros (sparse only)
     fortran: bool = False  # column-major (dense only)
+    duplicates: bool = False  # some entries stored twice, as two halves (sparse only)
 
     @property
     def tag(self) -> str:
         t = f"{self.fmt}-{self.dtype.replace('float', 'f')}"
         if self.fmt != "dense":
             t += f"-{self.index_dtype.replace('int', 'i')}"
-        return t + ("-noncanon" if self.noncanonical else "") + ("-F" if self.fortran else "")
+        t += "-noncanon" if self.noncanonical else ""
+        return t + ("-dup" if self.duplicates else "") + ("-F" if self.fortran else "")
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,14 @@ class Real:
     values: Values = "counts"
     layers: tuple[tuple[str, Values], ...] = ()
     raw: Values | None = None
+    # numeric obs columns from the counts: total_counts, n_genes (regress_out's keys)
+    covariates: bool = False
 
     @property
     def tag(self) -> str:
         stem = self.file.removesuffix(".h5ad").removesuffix("_counts")
         extra = "".join(f"+L{n}" for n, _ in self.layers) + ("+raw" if self.raw else "")
+        extra += "+cov" if self.covariates else ""
         return f"{stem}-{self.values}-{self.layout.tag}{extra}"
 
 
@@ -204,6 +209,27 @@ def _noncanonical(m: sparse.csr_matrix | sparse.csc_matrix, seed: int):
     return out
 
 
+def _duplicated(m: sparse.csr_matrix | sparse.csc_matrix, seed: int):
+    """Same values, but ~5% of the stored entries stored twice, each time half the value.
+
+    Halving a float is exact, so scipy's ``sum_duplicates()`` gives the values back;
+    integer counts are split as ``v // 2`` and ``v - v // 2``.  Each row (column)
+    keeps its entries in order, a duplicate right after its first half.
+    """
+    rng = np.random.default_rng(seed + 4)
+    twice = rng.random(m.nnz) < 0.05
+    first = m.data // 2 if m.dtype.kind in "iu" else m.data / 2
+    first = np.where(twice, first, m.data)
+    data = np.stack([first, m.data - first], axis=1)  # (first, rest) per entry
+    keep = np.stack([np.ones(m.nnz, bool), twice], axis=1)
+    indices = np.repeat(m.indices, 2)[keep.ravel()]
+    before = np.concatenate([[0], np.cumsum(twice)])  # duplicates before each entry
+    indptr = m.indptr + before[m.indptr]
+    out = type(m)((data.ravel()[keep.ravel()], indices, indptr), shape=m.shape)
+    out.has_canonical_format = False
+    return out
+
+
 def apply_layout(x: NDArray[np.float64], layout: Layout, seed: int):
     dense = x.astype(layout.dtype)
     if layout.fmt == "dense":
@@ -217,6 +243,8 @@ def apply_layout(x: NDArray[np.float64], layout: Layout, seed: int):
     m.sort_indices()
     if layout.noncanonical:
         m = _noncanonical(m, seed)
+    if layout.duplicates:
+        m = _duplicated(m, seed)
     idx = np.dtype(layout.index_dtype)
     m.indices = m.indices.astype(idx)
     m.indptr = m.indptr.astype(idx)
@@ -336,6 +364,7 @@ def _with_edges(adata: AnnData, spec: Generated) -> AnnData:
         adata.raw = AnnData(X=edit(adata.raw.X), obs=adata.obs.copy(), var=raw_var)
     rng = np.random.default_rng(spec.seed + 6)
     adata.obs["score"] = rng.normal(size=adata.n_obs)  # not categorical
+    adata.obs["score2"] = rng.gamma(2.0, size=adata.n_obs)
     return adata
 
 
@@ -348,4 +377,8 @@ def build(spec: InputSpec) -> AnnData:
         adata = _assemble(counts, obs, var_names, spec, spec.seed)
         return _with_edges(adata, spec) if spec.edges or spec.nan else adata
     counts, obs, var_names = _real_counts(spec.file)
-    return _assemble(counts, obs.copy(), var_names.copy(), spec, 0)
+    obs = obs.copy()
+    if spec.covariates:
+        obs["total_counts"] = counts.sum(axis=1)
+        obs["n_genes"] = np.count_nonzero(counts, axis=1).astype(np.float64)
+    return _assemble(counts, obs, var_names.copy(), spec, 0)

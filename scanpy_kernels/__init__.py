@@ -21,6 +21,8 @@ calls a family's drivers and writes the results:
   dense array or its stored values scaled in place; an array in place);
 - :mod:`.regress`: ``regress_out`` on a categorical key:
   :func:`.regress.regress_out_categorical`;
+- :mod:`.filtering`: ``filter_cells``/``filter_genes``: :func:`.filtering.n_positive`
+  (expressed genes per cell, expressing cells per gene; numpy and scipy only);
 - :mod:`.counts`: :func:`.counts.are_counts` (the raw-count check; kernel
   :func:`.counts.nonnegative_integers`).
 
@@ -30,7 +32,7 @@ Drivers own block planning, memory budgets, thread slots and format routing; ker
 
 from __future__ import annotations
 
-from . import counts, hvg, normalize, qc, rank_genes_groups, regress, scale
+from . import counts, filtering, hvg, normalize, qc, rank_genes_groups, regress, scale
 from ._input import Matrix, UnsupportedInputError, as_matrix, sorted_indices
 from ._version import __version__
 
@@ -40,6 +42,7 @@ __all__ = [
     "__version__",
     "as_matrix",
     "counts",
+    "filtering",
     "hvg",
     "normalize",
     "qc",

@@ -49,6 +49,7 @@ __all__ = [
     "UnsupportedInputError",
     "as_matrix",
     "check_canonical",
+    "corrupt_error",
     "sorted_indices",
 ]
 
@@ -269,7 +270,8 @@ def _canonical(m: Matrix, *, duplicates: Literal["sum", "raise"]) -> Matrix:
     )
 
 
-def _corrupt(m: Matrix) -> ValueError:
+def corrupt_error(m: Matrix) -> ValueError:
+    """Return the error for indices or an ``indptr`` pointing outside the matrix."""
     msg = (
         f"The sparse matrix's index arrays are corrupt: `indptr` decreases or "
         f"points past the {m.data.size} stored values, or an index lies outside "
@@ -287,7 +289,7 @@ def _check_indptr(m: Matrix) -> None:
         or p[-1] != m.data.size
         or np.any(p[1:] < p[:-1])
     ):
-        raise _corrupt(m)
+        raise corrupt_error(m)
 
 
 def _structure(m: Matrix) -> int:
@@ -296,7 +298,7 @@ def _structure(m: Matrix) -> int:
         m.indices, m.indptr, m.shape[0] if m.fmt == "csc" else m.shape[1], m.data.size
     )
     if verdict == CORRUPT or m.indptr.size != m.n_major + 1:
-        raise _corrupt(m)
+        raise corrupt_error(m)
     return int(verdict)
 
 

@@ -135,3 +135,109 @@ def test_unsupported_inputs_keep_scanpys_fits():
         regress.regress_out_categorical(x[:, ::2], codes, 2)
     with pytest.raises(UnsupportedInputError, match="arrays"):
         regress.regress_out_categorical(x.astype(np.int64), codes, 2)
+
+
+# --- continuous keys --------------------------------------------------------------------
+
+#: migration_tests/TOLERANCES.md, family regress, field X, float32 (2 float32 ulp)
+RTOL32 = 2.4e-7
+
+
+def _continuous(rng, n_cells, n_genes, dtype, density=0.3):
+    x = np.log1p(rng.negative_binomial(1, 0.4, (n_cells, n_genes))).astype(dtype)
+    x[rng.random(x.shape) > density] = 0.0
+    x[:, 2] = 0.0  # an empty gene
+    r = np.c_[np.ones(n_cells), rng.normal(size=n_cells), rng.gamma(2.0, size=n_cells)]
+    return x, r
+
+
+def _pristine_continuous(x, r):
+    return pristine.numpy_regress_out(x.copy(), r)
+
+
+def _reference_continuous(x, r):
+    """``x - R @ lstsq(R, x)`` in extended precision (normal equations, longdouble)."""
+    rl, xl = r.astype(np.longdouble), x.astype(np.longdouble)
+    gram = rl.T @ rl
+    rhs = rl.T @ xl
+    # Gauss-Jordan on the small (k, k) system, in longdouble
+    k = gram.shape[0]
+    aug = np.concatenate([gram, rhs], axis=1)
+    for p in range(k):
+        aug[p] /= aug[p, p]
+        for q in range(k):
+            if q != p:
+                aug[q] -= aug[q, p] * aug[p]
+    return xl - rl @ aug[:, k:]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fmt", ["csr", "dense"])
+@pytest.mark.parametrize(("n_cells", "n_genes"), [(2000, 80), (7, 5)])
+def test_continuous_residuals(dtype, fmt, n_cells, n_genes):
+    """Within the bound of scanpy's; as close as scanpy's to the extended reference."""
+    from scipy import sparse
+
+    from scanpy_kernels import as_matrix
+
+    x, r = _continuous(np.random.default_rng(n_cells), n_cells, n_genes, dtype)
+    expected = _pristine_continuous(x, r)
+    arg = sparse.csr_matrix(x) if fmt == "csr" else x.copy()
+    got = regress.regress_out_continuous(as_matrix(arg, stored=True), r)
+    assert got.dtype == expected.dtype
+    assert got.flags.c_contiguous
+    if fmt == "dense":
+        assert got is as_matrix(arg).data  # overwritten in place, as scanpy
+    rtol = RTOL32 if dtype == np.float32 else 0.0
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=ATOL)
+    ref = _reference_continuous(x, r)
+    ours = np.abs(got.astype(np.longdouble) - ref).max()
+    theirs = np.abs(expected.astype(np.longdouble) - ref).max()
+    ulp = np.finfo(dtype).eps * max(1.0, float(np.abs(x).max()))
+    assert ours <= theirs + ulp
+
+
+def test_continuous_thread_counts_agree():
+    from scanpy_kernels import as_matrix
+
+    x, r = _continuous(np.random.default_rng(5), 3000, 90, np.float64)
+    with thread_limit(1):
+        one = regress.regress_out_continuous(as_matrix(x.copy()), r)
+    two = regress.regress_out_continuous(as_matrix(x.copy()), r)
+    np.testing.assert_array_equal(one, two, strict=True)
+
+
+def test_continuous_unsupported_inputs_keep_scanpys_code():
+    from scipy import sparse
+
+    from scanpy_kernels import as_matrix
+
+    x, r = _continuous(np.random.default_rng(6), 50, 10, np.float32)
+    x[0, 0] = 1.0
+    csr = sparse.csr_matrix(x)
+    before = csr.copy()
+    end0 = csr.indptr[1]  # row 0 stores its first entry again, at its end
+    dup = sparse.csr_matrix(
+        (
+            np.insert(csr.data, end0, 1.0),
+            np.insert(csr.indices, end0, csr.indices[0]),
+            np.r_[csr.indptr[:1], csr.indptr[1:] + 1],
+        ),
+        shape=csr.shape,
+    )
+    assert end0 > 0
+    assert dup.nnz == csr.nnz + 1
+    assert not dup.has_canonical_format
+    bad_r = r.copy()
+    bad_r[3, 1] = np.nan
+    for m, reg in [
+        (as_matrix(sparse.csc_matrix(x)), r),
+        (as_matrix(dup, stored=True), r),
+        (as_matrix(csr), bad_r),
+        (as_matrix(csr), r.astype(np.float32)),
+        (as_matrix(csr), r[:-1]),
+    ]:
+        with pytest.raises(UnsupportedInputError):
+            regress.regress_out_continuous(m, reg)
+    regress.regress_out_continuous(as_matrix(csr, stored=True), r)
+    assert (csr != before).nnz == 0  # a CSR matrix is read, not written

@@ -707,8 +707,15 @@ def test_cases_are_unique_and_cover_the_families():
     assert {c.family for c in all_cases} == set(cases.FAMILIES)
     funcs = {c.func for c in all_cases}
     assert funcs == {
-        cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC, cases.NORM, cases.SCALE, cases.REGRESS
+        cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC, cases.NORM, cases.SCALE, cases.REGRESS,
+        cases.FILTER_CELLS, cases.FILTER_GENES,
     }
+    for func, thresholds in [
+        (cases.FILTER_CELLS, {"min_genes", "max_genes", "min_counts", "max_counts"}),
+        (cases.FILTER_GENES, {"min_cells", "max_cells", "min_counts", "max_counts"}),
+    ]:
+        kwargs = {k for c in all_cases if c.func == func for k in c.kwargs}
+        assert thresholds | {"inplace", "copy"} <= kwargs
     regress_kwargs = {k for c in all_cases if c.func == cases.REGRESS for k in c.kwargs}
     assert {"keys", "layer", "n_jobs", "copy"} <= regress_kwargs
     scale_kwargs = {k for c in all_cases if c.func == cases.SCALE for k in c.kwargs}

@@ -33,6 +33,7 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
 }
 # family (Migrates: trailer) -> scanpy test files
 FAMILY_TESTS: dict[str, tuple[str, ...]] = {
+    "filter": ("tests/test_preprocessing.py", "tests/test_preprocessing_distributed.py"),
     "hvg": ("tests/test_highly_variable_genes.py", "tests/test_normalization.py"),
     "normalize": ("tests/test_normalization.py",),
     "regress": ("tests/test_preprocessing.py",),

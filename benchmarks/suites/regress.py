@@ -1,4 +1,4 @@
-"""asv: ``sc.pp.regress_out`` on a categorical key (the batches)."""
+"""asv: ``sc.pp.regress_out`` on a categorical key (the batches) and on two continuous ones."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ class RegressOut(CaseSuite):
     """``regress_out`` of benchmarks/_speed_cases.py on log-normalised data."""
 
     prefix = "regress_out"
-    params = (DATASETS, FORMATS, [""])
+    params = (DATASETS, FORMATS, ["", "_continuous"])
     param_names = ("dataset", "format", "variant")
     timeout = 3600  # pristine: one statsmodels GLM per gene
 
