@@ -23,8 +23,8 @@ import pytest
 WORK = textwrap.dedent(
     """
     import numpy as np, scipy.sparse as sp
-    from scanpy_kernels import (as_matrix, counts, hvg, normalize, qc, rank_genes_groups as rgg,
-                            regress, scale)
+    from scanpy_kernels import (as_matrix, counts, filtering, hvg, normalize, qc,
+                                rank_genes_groups as rgg, regress, scale)
 
     def matrices(seed):
         rng = np.random.default_rng(seed)
@@ -62,6 +62,12 @@ WORK = textwrap.dedent(
                 r = scale.scale(m, zero_center=zero_center, max_value=3.0)
                 out += [a for a in r if a is not None]
         out.append(regress.regress_out_categorical(np.log1p(np.nan_to_num(dense)), codes, 3))
+        r = np.c_[np.ones(x.shape[0]), codes, np.sqrt(np.arange(x.shape[0]))]
+        for raw in (x, dense):  # continuous keys (an array: in place)
+            out.append(regress.regress_out_continuous(as_matrix(raw.copy(), stored=True), r))
+        for raw in (x, mixed, csc):
+            m = as_matrix(raw, stored=True)
+            out += [filtering.n_positive(m, axis=axis) for axis in (0, 1)]
         c = as_matrix(cnt)
         out += hvg.welford_mean_var(c, codes, 3)
         out += hvg.clipped_sums(c, codes, np.full((3, c.shape[1]), 4.0))
