@@ -10,38 +10,36 @@ float32 one and the float64 result, ~1.5x the output's memory.
 :func:`center_scale_csr` writes the float64 result once: each row starts as the
 zero background ``clip((0.0 - mean) / std)`` (computed by the driver), and each stored
 column gets ``clip((float64(acc[j]) - mean[j]) / std[j])``, ``acc[j]`` the row's
-values of column ``j`` added in stored order into zeroed scratch of the data dtype
-(what ``todense`` does); then the scratch is zeroed again.  The same operations in
-the same order as scanpy's, so the same bits, at any thread count.
+values of column ``j`` added in stored order into zeroed per-thread scratch of the
+data dtype (what ``todense`` does); then the scratch is zeroed again.  The same
+operations in the same order as scanpy's, so the same bits, at any thread count.
 
 On a C-contiguous array scanpy works in place, in the array's dtype: ``x -= mean``
 (float64 arithmetic, stored back), ``np.true_divide(x, std, out=x)`` (the same), then
 ``clip_array`` (``zero_center=False``: only from above; no centring either).
-:func:`scale_dense` is those three steps per value, in place, in one pass.
+:func:`scale_dense` is those three steps per value, in place, in one parallel pass.
 
-Rows are independent, so both kernels are serial builds over the rows ``lo <= i <
-hi`` that the driver splits over threads (``toolkit.split_range``: a serial kernel
-compiles in a fraction of a ``prange``'s time, docs/kernel-guide.md "Compile time").
-The CSR kernel takes ``(*m.args, mean, std, max_value, background, lo, hi, out)`` of
+The CSR kernel takes ``(*m.args, mean, std, max_value, background, out)`` of
 ``as_matrix(x, stored=True)`` with indices in range (the driver checks them):
 ``mean``/``std``/``background`` ``(n_cols,)`` float64, ``max_value`` float64 (``inf``:
 no clipping), ``out`` ``(n_rows, n_cols)`` float64 allocated by the driver (numpy's
-huge pages, docs/kernel-guide.md).  The dense kernel takes
-``(x, mean, std, max_value, center, lo, hi)``.  Both return nothing.
+huge pages, docs/kernel-guide.md), which it returns.  The dense kernel takes
+``(x, mean, std, max_value, center)`` and returns nothing.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from ..toolkit import helper, kernel, matrix_args, signatures, zeros1
+from ..toolkit import helper, kernel, matrix_args, signatures, thread_partials
 
 __all__ = ["center_scale_csr", "scale_dense"]
 
-#: data, indices, indptr, n_rows, n_cols, mean, std, max_value, background, lo, hi, out
+#: data, indices, indptr, n_rows, n_cols, mean, std, max_value, background, out
 _SIGS = signatures(
-    "none({d}[::1], {i}[::1], {i}[::1], int64, int64, float64[::1], "
-    "float64[::1], float64, float64[::1], int64, int64, float64[:, ::1])"
+    "float64[:, ::1]({d}[::1], {i}[::1], {i}[::1], int64, int64, float64[::1], "
+    "float64[::1], float64, float64[::1], float64[:, ::1])"
 )
 
 
@@ -60,18 +58,18 @@ def _examples(rng):
         mean = x.mean(axis=0)
         std = x.std(axis=0) + 0.5
         background = (0.0 - mean) / std
-        for max_value, (lo, hi) in ((np.inf, (0, n_rows)), (1.0, (3, 50))):
+        for max_value in (np.inf, 1.0):
             bg = np.array([clip(v, max_value, center=True) for v in background])
             out.append(
                 (data, indices, indptr, n_rows, n_cols, mean, std, max_value, bg,
-                 lo, hi, np.zeros((n_rows, n_cols)))
+                 np.empty((n_rows, n_cols)))
             )  # fmt: skip
     return out
 
 
-#: x, mean, std, max_value, center, lo, hi
+#: x, mean, std, max_value, center
 _DENSE_SIGS = signatures(
-    "none({d}[:, ::1], float64[::1], float64[::1], float64, boolean, int64, int64)"
+    "none({d}[:, ::1], float64[::1], float64[::1], float64, boolean)"
 )
 
 
@@ -79,7 +77,6 @@ def _dense_examples(rng):
     out = []
     for args in _examples(rng)[::2] + _examples(rng)[1::2]:
         data, indices, indptr, n_rows, n_cols, mean, std, max_value = args[:8]
-        lo, hi = args[9:11]
         x = np.zeros((n_rows, n_cols), data.dtype)
         for i in range(n_rows):
             np.add.at(
@@ -87,9 +84,7 @@ def _dense_examples(rng):
                 indices[indptr[i] : indptr[i + 1]],
                 data[indptr[i] : indptr[i + 1]],
             )
-        out.extend(
-            (x.copy(), mean, std, max_value, center, lo, hi) for center in (True, False)
-        )
+        out.extend((x.copy(), mean, std, max_value, center) for center in (True, False))
     return out
 
 
@@ -106,38 +101,41 @@ def clip(v, max_value, center):
     return v
 
 
-@kernel(signatures=_SIGS, example=_examples, parallel=False)
+@kernel(signatures=_SIGS, example=_examples)
 def center_scale_csr(
-    data, indices, indptr, n_rows, n_cols, mean, std, max_value, background, lo, hi, out
+    data, indices, indptr, n_rows, n_cols, mean, std, max_value, background, out
 ):
-    """Write rows ``lo <= i < hi`` of a CSR matrix, centred, scaled, clipped, to ``out``."""
-    acc = zeros1(n_cols, data.dtype)  # each row leaves it zeroed
-    for i in range(lo, hi):
+    """Write the zero-centred, scaled and clipped rows of a CSR matrix into ``out``."""
+    acc = thread_partials(n_cols, data.dtype)  # zeroed; each row leaves it zeroed
+    for i in numba.prange(n_rows):
+        row_acc = acc[numba.get_thread_id()]
         row_out = out[i]
         for j in range(n_cols):
-            row_out[j] = background[j]
+            row_out[j] = background[j]  # race-free: row i is this iteration's
         s, e = indptr[i], indptr[i + 1]
         vals = data[s:e]
         cols = indices[s:e]
         for p in range(vals.shape[0]):
-            acc[cols[p]] += vals[p]
+            row_acc[cols[p]] += vals[p]  # race-free: the row of this thread
         for p in range(vals.shape[0]):
             j = cols[p]
-            v = (np.float64(acc[j]) - mean[j]) / std[j]
-            row_out[j] = clip(v, max_value, center=True)
+            v = (np.float64(row_acc[j]) - mean[j]) / std[j]
+            row_out[j] = clip(v, max_value, center=True)  # race-free: row i's own
         for p in range(vals.shape[0]):
-            acc[cols[p]] = 0
+            row_acc[cols[p]] = 0  # race-free: the row of this thread
+    return out
 
 
-@kernel(signatures=_DENSE_SIGS, example=_dense_examples, parallel=False)
-def scale_dense(x, mean, std, max_value, center, lo, hi):
-    """Centre (with ``center``), scale and clip rows ``lo <= i < hi`` of an array in place."""
-    for i in range(lo, hi):
+@kernel(signatures=_DENSE_SIGS, example=_dense_examples)
+def scale_dense(x, mean, std, max_value, center):
+    """Centre (with ``center``), scale and clip a C-contiguous array in place."""
+    n_rows, n_cols = x.shape
+    for i in numba.prange(n_rows):
         row = x[i]
-        for j in range(x.shape[1]):
+        for j in range(n_cols):
             v = row[j]
             if center:
                 v = np.float64(v) - mean[j]  # x -= mean: float64, stored in x's dtype
                 v = row.dtype.type(v)
             v = row.dtype.type(np.float64(v) / std[j])  # np.true_divide(out=x)
-            row[j] = clip(np.float64(v), max_value, center=center)
+            row[j] = clip(np.float64(v), max_value, center=center)  # race-free: row i

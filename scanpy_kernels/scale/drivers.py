@@ -5,8 +5,7 @@ or a C-contiguous array, without ``mask_obs``: the genes' means and standard
 deviations (fast-array-utils' ``mean_var``, bit for bit: :func:`..hvg.mean_var`),
 then for CSR either the dense zero-centred array (:func:`.center.center_scale_csr`)
 or the stored values scaled in place (:func:`.values.scale_values_csr`), for an
-array its values centred and scaled in place (:func:`.center.scale_dense`): serial
-kernels over ranges of rows (stored values), split over threads.  CSC
+array its values centred and scaled in place (:func:`.center.scale_dense`).  CSC
 matrices and duplicate entries raise :class:`~.._input.UnsupportedInputError`
 (scanpy's code).
 """
@@ -20,7 +19,6 @@ import numpy as np
 
 from .._input import DuplicateEntriesError, UnsupportedInputError, sorted_indices
 from ..hvg import mean_var
-from ..toolkit import split_range
 from .center import center_scale_csr, scale_dense
 from .values import scale_values_csr
 
@@ -30,10 +28,6 @@ if TYPE_CHECKING:
     from .._input import Matrix
 
 __all__ = ["Scaled", "scale"]
-
-#: values written per thread at least (a range of rows or of stored values): smaller
-#: matrices stay on the calling thread (a hand-off costs ~0.1-0.5 ms)
-ROW_VALUES = 1 << 18
 
 
 class Scaled(NamedTuple):
@@ -109,32 +103,15 @@ def scale(
         raise UnsupportedInputError(msg)
     a_max = _max_value(max_value)
     mean, std = _mean_std(m)
-    n_rows, n_cols = m.shape
-    rows = max(1, ROW_VALUES // max(n_cols, 1))  # rows per range, at least
     if m.fmt == "dense":
-        split_range(
-            lambda lo, hi: scale_dense(m.data, mean, std, a_max, zero_center, lo, hi),
-            n_rows,
-            min_size=rows,
-        )
+        scale_dense(m.data, mean, std, a_max, zero_center)
         return Scaled(m.data, None, mean, std)
     if not zero_center:
-        clip = max_value is not None
-        split_range(
-            lambda lo, hi: scale_values_csr(*m.args, std, a_max, clip, lo, hi),
-            m.data.size,
-            min_size=ROW_VALUES,
-        )
+        scale_values_csr(*m.args, std, a_max, max_value is not None)
         return Scaled(None, m.data, mean, std)
     background = (0.0 - mean) / std  # a row without values, as scanpy computes it
     background = np.where(background > a_max, a_max, background)
     background = np.where(background < -a_max, -a_max, background)
     out = np.empty(m.shape, dtype=np.float64)  # numpy's allocator: huge pages
-    split_range(
-        lambda lo, hi: center_scale_csr(
-            *m.args, mean, std, a_max, background, lo, hi, out
-        ),
-        n_rows,
-        min_size=rows,
-    )
+    center_scale_csr(*m.args, mean, std, a_max, background, out)
     return Scaled(out, None, mean, std)

@@ -7,15 +7,13 @@ is Python's: ``q if q < max_value else max_value``, so a NaN quotient becomes
 ``max_value``.  :func:`scale_values_csr` is that loop (``clip`` False: no
 ``max_value``), writing into ``data`` in place as scanpy does.
 
-Each stored value is scaled on its own: the kernel is a serial build over the
-stored values ``lo <= p < hi``, which the driver splits over threads
-(``toolkit.split_range``, docs/kernel-guide.md "Compile time").  It takes ``(*m.args,
-std, max_value, clip, lo, hi)`` of ``as_matrix(x, stored=True)`` with indices in
-range (the driver checks them) and returns nothing.
+The kernel takes ``(*m.args, std, max_value, clip)`` of ``as_matrix(x, stored=True)``
+with indices in range (the driver checks them) and returns nothing.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..toolkit import kernel, signatures
@@ -23,10 +21,9 @@ from .center import _examples as _center_examples
 
 __all__ = ["scale_values_csr"]
 
-#: data, indices, indptr, n_rows, n_cols, std, max_value, clip, lo, hi
+#: data, indices, indptr, n_rows, n_cols, std, max_value, clip
 _SIGS = signatures(
-    "none({d}[::1], {i}[::1], {i}[::1], int64, int64, float64[::1], float64, boolean, "
-    "int64, int64)"
+    "none({d}[::1], {i}[::1], {i}[::1], int64, int64, float64[::1], float64, boolean)"
 )
 
 
@@ -34,7 +31,7 @@ def _examples(rng):
     out = []
     for args in _center_examples(rng)[::2]:
         data, indices, indptr, n_rows, n_cols, _, std = args[:7]
-        for max_value, clip, lo, hi in ((0.0, False, 0, data.size), (0.8, True, 5, 90)):
+        for max_value, clip in ((0.0, False), (0.8, True)):
             out.append((
                 data.copy(),
                 indices,
@@ -44,19 +41,19 @@ def _examples(rng):
                 std,
                 max_value,
                 clip,
-                lo,
-                hi,
             ))
     return out
 
 
-@kernel(signatures=_SIGS, example=_examples, parallel=False)
-def scale_values_csr(
-    data, indices, indptr, n_rows, n_cols, std, max_value, clip, lo, hi
-):
-    """Divide stored values ``lo <= p < hi`` by their column's ``std``, cap at ``max_value``."""
-    for p in range(lo, hi):
-        q = np.float64(data[p]) / std[indices[p]]
-        if clip:
-            q = q if q < max_value else max_value  # numba's min(max_value, q)
-        data[p] = q
+@kernel(signatures=_SIGS, example=_examples)
+def scale_values_csr(data, indices, indptr, n_rows, n_cols, std, max_value, clip):
+    """Divide each stored value by its column's ``std`` in place, then cap it at ``max_value``."""
+    for i in numba.prange(n_rows):
+        s, e = indptr[i], indptr[i + 1]
+        vals = data[s:e]
+        cols = indices[s:e]
+        for p in range(vals.shape[0]):
+            q = np.float64(vals[p]) / std[cols[p]]
+            if clip:
+                q = q if q < max_value else max_value  # numba's min(max_value, q)
+            vals[p] = q  # race-free: row i's own values
