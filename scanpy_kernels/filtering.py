@@ -98,7 +98,7 @@ def n_positive(m: Matrix, *, axis: Literal[0, 1]) -> NDArray[np.int64]:
             rows = np.flatnonzero(counts)  # reduceat needs non-empty segments (scipy)
             counts[rows] = np.add.reduceat(positive, indptr[rows], dtype=np.int64)
         return counts
-    n_major = indptr.size - 1
+    n_major = m.n_major
     n_minor = m.shape[1] if m.fmt == "csr" else m.shape[0]
     # canonical runs: each run's first and last index bound the others
     runs = np.flatnonzero(np.diff(indptr))

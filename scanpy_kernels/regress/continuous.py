@@ -43,7 +43,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._columns import csr_entries, dense_entries, no_finish, sweep_blocks
+from .._columns import (
+    column_range,
+    csr_entries,
+    dense_entries,
+    no_finish,
+    sweep_blocks,
+)
 from ..toolkit import helper, kernel, matrix_args, routine, signatures, zeros1
 
 __all__ = [
@@ -140,7 +146,7 @@ def regressor_products_dense(x, r, lo, hi, rtx):
     """Add genes ``lo <= j < hi`` of ``R^T X`` (a C-ordered array) into ``rtx``."""
     n_rows, n_cols = x.shape
     bounds, codes = _genes(n_rows, lo, hi)
-    mat = (x, np.arange(n_cols))
+    mat = (x, column_range(n_cols))
     state = (rtx, r)
     sweep_blocks(mat, n_rows, bounds, codes, state, dense_entries, _products, no_finish)
 
