@@ -93,7 +93,7 @@ def run_timings(args) -> None:
     from fast_array_utils.stats import mean_var
     from scanpy.preprocessing._highly_variable_genes import _sum_and_sum_squares_clipped
 
-    from scanpy_kernels import hvg
+    from scanpy_kernels import as_matrix, hvg
     from scanpy_kernels.toolkit import thread_limit
 
     t = time.perf_counter()
@@ -173,12 +173,9 @@ def run_timings(args) -> None:
     if args.pearson:
 
         def kernel_pearson():
-            sg, sc = hvg.pearson_sums_csr(x.data, x.indices, x.indptr, n, m, codes, 1)
-            tot = np.array([np.float64(np.sum(sg[0][sg[0] != 0]))])
-            cl = np.array([np.sqrt(n)])
-            zero = hvg.pearson_zero_terms(codes, 1, sg, sc, tot, cl, 100.0)
-            return hvg.pearson_residual_var_csr(
-                x.data, x.indices, x.indptr, n, m, codes, 1, sg, sc, tot, cl, 100.0, zero
+            m_ = as_matrix(x)
+            return hvg.pearson_residual_variances(
+                m_, codes, 1, clip=np.sqrt(n), theta=100.0
             )
 
         def check(p, k):

@@ -1,9 +1,7 @@
 """Order-preserving integer keys for floats and a stable LSD radix sort of *entries*.
 
-The one sort of the kernel layer (shared by the families): ``rank_genes_groups``'
-Wilcoxon kernels sort each gene's gathered nonzeros as entries (:func:`radix_sort`),
-the Pearson-residual HVG kernels take the distinct values of their sums from
-:func:`argsort` (entries whose slot is the item's index).
+The one sort of the kernel layer: ``rank_genes_groups``' Wilcoxon kernels sort each
+gene's gathered nonzeros as entries (:func:`radix_sort`).
 
 ``order_key(v)`` maps a float32/float64 to an unsigned integer of its width whose
 unsigned order is the numeric order of the floats (flip all bits of negative numbers,
@@ -36,7 +34,6 @@ input order), skipping passes whose byte is the same for all keys.  Insertion so
 below ``_SMALL`` items.  No allocation: the caller passes the alternate buffers and a
 ``8 x 256`` histogram, which ``entry_scratch`` allocates per thread with the entries
 (given the kernel's ``num_threads()``: a routine's own would be 1).
-(``pay`` may be any integer array: :func:`argsort` keeps int64 indices in it.)
 
 ``np.argsort`` is not used in kernels: numba's quicksort keeps its stack in a list
 whose bounds-checked accesses are ``IndexError`` raise sites.
@@ -53,7 +50,6 @@ from .toolkit._scratch import padded
 
 __all__ = [
     "HIST_SIZE",
-    "argsort",
     "entry_key",
     "entry_scratch",
     "entry_slot",
@@ -277,25 +273,3 @@ def radix_sort(keys, pay, alt_keys, alt_pay, n, nbytes, hist):
         src_k, src_p, dst_k, dst_p = dst_k, dst_p, src_k, src_p
         in_alt = not in_alt
     return in_alt
-
-
-@routine
-def argsort(values):
-    """Stable ascending argsort of a float32/float64 array (NaN last), as int64.
-
-    :func:`radix_sort` of float64 entries (``order_key`` of each value as float64,
-    which orders the values exactly, and its index as the slot).  ``-0.0`` sorts
-    before ``+0.0``.  Allocates its buffers (a serial routine, not per thread).
-    """
-    n = values.shape[0]
-    keys = np.empty(n, np.uint64)
-    order = np.empty(n, np.int64)
-    for i in range(n):
-        keys[i] = np.uint64(order_key(np.float64(values[i])))
-        order[i] = i
-    alt_keys = np.empty(n, np.uint64)
-    alt_order = np.empty(n, np.int64)
-    hist = np.empty(HIST_SIZE, np.int64)
-    if radix_sort(keys, order, alt_keys, alt_order, n, 8, hist):
-        return alt_order
-    return order

@@ -18,8 +18,9 @@ import pytest
 import scipy.sparse as sp
 from numba.core import sigutils
 
-from scanpy_kernels import hvg
+from scanpy_kernels import as_matrix, hvg
 from scanpy_kernels._groups import row_slots
+from scanpy_kernels.hvg import pearson
 from scanpy_kernels.toolkit import Kernel, thread_limit
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -355,16 +356,77 @@ def test_mean_var_csc_dense_bitwise(x_counts, codes3, fmt, dtype, index):
 
 # ------------------------------------------------------------ pearson residuals
 def _kernel_pearson(fmt, x, codes, nb, *, clip, theta=100.0):
-    """What a frontend does: sums, zero terms, residual variances (all batches at once)."""
-    sums = {"csr": hvg.pearson_sums_csr, "csc": hvg.pearson_sums_csc}
-    residual_var = {"csr": hvg.pearson_residual_var_csr, "csc": hvg.pearson_residual_var_csc}
-    sg, sc = call(sums.get(fmt, hvg.pearson_sums_dense), *matrix_args(x), codes, nb)
+    """What the driver does: sums, zero terms, residual variances (all batches at once)."""
+    m = as_matrix(x)
+    sg, sc = hvg.pearson_sums(m, codes, nb)
     # scanpy: sum_total = np.sum(sums_genes) over the batch's nonzero genes
     tot = np.array([np.float64(np.sum(sg[b][sg[b] != 0])) for b in range(nb)])
     clips = np.full(nb, clip, np.float64)
-    zero = call(hvg.pearson_zero_terms, codes, nb, sg, sc, tot, clips, theta)
-    kern = residual_var.get(fmt, hvg.pearson_residual_var_dense)
-    return call(kern, *matrix_args(x), codes, nb, sg, sc, tot, clips, theta, zero)
+    zero = hvg.pearson_zero_terms(codes, nb, sg, sc, tot, clips, theta)
+    return hvg.pearson_residual_var(m, codes, nb, sg, sc, tot, clips, theta, zero)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 1000])
+def test_pearson_levels(n):
+    """The distinct values per group, ascending, with their counts, and each item's level.
+
+    Against a per-group ``np.unique``; items in no group (``-1``) get level -1.
+    """
+    rng = np.random.default_rng(n)
+    values = np.round(rng.gamma(1.0, 30.0, n)).astype(np.float32)  # many ties
+    groups = rng.integers(-1, 3, n).astype(np.int64)
+    level_of, value, count, group, start = pearson._levels(values, groups, 3)
+    assert np.array_equal(level_of[groups < 0], np.full((groups < 0).sum(), -1))
+    for g in range(3):
+        uniq, inverse, counts = np.unique(
+            values[groups == g], return_inverse=True, return_counts=True
+        )
+        lv = slice(start[g], start[g + 1])
+        assert np.array_equal(value[lv], uniq)
+        assert np.array_equal(count[lv], counts.astype(np.float64))
+        assert (group[lv] == g).all()
+        assert np.array_equal(level_of[groups == g], start[g] + inverse)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "dense"])
+def test_pearson_ranges_any_split(x_counts, codes3, fmt):
+    """The serial range kernels give the same bits whichever ranges a driver cuts.
+
+    Fails if a range's pass reads or writes genes (levels) outside it, or if a gene's
+    cells are summed in another order in a sub-range.
+    """
+    x = as_format(x_counts[x_counts.sum(axis=1) > 0], fmt, np.float32, np.int32)
+    codes = codes3[: x.shape[0]]
+    m = as_matrix(x)
+    sg, sc = hvg.pearson_sums(m, codes, 3)
+    tot = np.array([np.float64(np.sum(g[g != 0])) for g in sg])
+    clips = np.full(3, 7.0)
+    zero = hvg.pearson_zero_terms(codes, 3, sg, sc, tot, clips, 100.0)
+    kern = getattr(hvg, f"pearson_residual_var_{fmt}")
+    n_genes = x.shape[1]
+    whole = np.zeros((3, n_genes))
+    kern(*m.args, codes, 3, sg, sc, tot, clips, 100.0, zero, 0, n_genes, whole)
+    assert (whole != 0).sum() > n_genes  # the check below compares real values
+    for cuts in ((0, 1, n_genes), (0, 37, 38, 90, n_genes)):
+        split = np.full((3, n_genes), np.nan)
+        for lo, hi in pairwise(cuts):
+            split[:, lo:hi] = 0.0
+            kern(*m.args, codes, 3, sg, sc, tot, clips, 100.0, zero, lo, hi, split)
+        assert np.array_equal(split, whole), cuts
+    # the zero terms' table, by ranges of gene levels
+    n_b = np.bincount(codes[codes >= 0], minlength=3).astype(np.int64)
+    _, c_val, c_cnt, _, c_start = pearson._levels(sc, codes, 3)
+    batch_of = np.repeat(np.arange(3, dtype=np.int64), n_genes)
+    batch_of[sg.ravel() == 0] = -1
+    _, g_val, _, g_grp, _ = pearson._levels(sg.ravel(), batch_of, 3)
+    args = (n_b, c_val, c_cnt, c_start, g_val, g_grp, tot, clips, 100.0)
+    n_lev = g_val.shape[0]
+    whole = np.zeros((n_lev, 3))
+    hvg.pearson_zero_table(*args, 0, n_lev, whole)
+    split = np.full((n_lev, 3), np.nan)
+    for lo, hi in pairwise((0, 5, n_lev // 2, n_lev)):
+        hvg.pearson_zero_table(*args, lo, hi, split)
+    assert np.array_equal(split, whole)
 
 
 def _max_rel(a, b):
@@ -645,7 +707,9 @@ def test_sweeps_same_result_every_format(x_counts, codes3, threads):
         for fmt in ("csr", "csc", "dense"):
             args = matrix_args(as_format(x, fmt, np.float64))
             sums = getattr(hvg, f"clipped_sums_{fmt}")(*args, codes3, clip)
-            genes, cells = getattr(hvg, f"pearson_sums_{fmt}")(*args, codes3, 3)
+            genes, cells = hvg.pearson_sums(
+                as_matrix(as_format(x, fmt, np.float64)), codes3, 3
+            )
             out = [*sums, genes, cells]
             if fmt != "csr":  # CSC and dense: float64 sums in row order
                 mv = getattr(hvg, f"mean_var_{fmt}")(*args, codes3, 3, 1, True)

@@ -17,7 +17,6 @@ from scipy import sparse, stats
 from scanpy_kernels import as_matrix
 from scanpy_kernels._sort import (
     HIST_SIZE,
-    argsort,
     entry_key,
     entry_slot,
     key_params,
@@ -422,17 +421,3 @@ def test_radix_sort_is_stable_numeric_order(dtype, n):
     assert np.all(keys[1:] >= keys[:-1])
 
 
-@numba.njit(cache=True)
-def _argsort(v):
-    return argsort(v)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [0, 5, 33, 1000])
-def test_argsort_is_numpys_stable_argsort(dtype, n):
-    """The shared sort's argsort (Pearson levels): numpy's stable argsort, NaN last."""
-    rng = np.random.default_rng(n + 1)
-    v = np.round(rng.gamma(1.0, 30.0, n)).astype(dtype)  # sums of counts: many ties
-    if n > 5:
-        v[rng.integers(n, size=3)] = [np.inf, np.nan, 1e-30]
-    np.testing.assert_array_equal(_argsort(v), np.argsort(v, kind="stable"))

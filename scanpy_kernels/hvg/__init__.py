@@ -44,12 +44,13 @@ from .mean_var import (
     mean_var_from_sums,
 )
 from .pearson import (
+    pearson_residual_var,
     pearson_residual_var_csc,
     pearson_residual_var_csr,
     pearson_residual_var_dense,
-    pearson_sums_csc,
-    pearson_sums_csr,
+    pearson_sums,
     pearson_sums_dense,
+    pearson_zero_table,
     pearson_zero_terms,
 )
 
@@ -77,13 +78,14 @@ __all__ = [
     "mean_var_from_sums",
     "normalized_dispersions_mean_std",
     "normalized_dispersions_median_mad",
+    "pearson_residual_var",
     "pearson_residual_var_csc",
     "pearson_residual_var_csr",
     "pearson_residual_var_dense",
     "pearson_residual_variances",
-    "pearson_sums_csc",
-    "pearson_sums_csr",
+    "pearson_sums",
     "pearson_sums_dense",
+    "pearson_zero_table",
     "pearson_zero_terms",
     "welford_mean_var",
     "welford_mean_var_csc",

@@ -22,7 +22,7 @@ __all__ = [
     "mean_var_params",
     "mean_var_sums_examples",
     "pearson_residual_params",
-    "pearson_zero_examples",
+    "pearson_table_examples",
 ]
 
 _COMBOS = ((np.float32, np.int32), (np.float64, np.int64))
@@ -99,24 +99,39 @@ def _pearson_inputs(x, dtype, codes, nb):
     return sg, sc, tot, clip, 100.0
 
 
-def pearson_zero_examples(rng):
+def pearson_table_examples(rng):
+    """Make inputs of ``pearson_zero_table``: the levels of each case's sums."""
+    from .pearson import _levels
+
     out = []
     for x, dtype, _, codes, nb in _cases(rng, nonzero_cells=True):
         sg, sc, tot, clip, theta = _pearson_inputs(x, dtype, codes, nb)
-        out.append((codes, nb, sg, sc, tot, clip, theta))
+        n_b = np.bincount(codes[codes >= 0], minlength=nb).astype(np.int64)
+        _, c_val, c_cnt, _, c_start = _levels(sc, codes, nb)
+        batch_of = np.repeat(np.arange(nb, dtype=np.int64), sg.shape[1])
+        batch_of[sg.ravel() == 0] = -1
+        _, g_val, _, g_grp, _ = _levels(sg.ravel(), batch_of, nb)
+        inputs = (n_b, c_val, c_cnt, c_start, g_val, g_grp, tot, clip, theta)
+        n_lev = g_val.shape[0]
+        for lo, hi in ((0, n_lev), (n_lev // 4, n_lev // 2)):
+            out.append((*inputs, lo, hi, np.zeros((n_lev, 3))))
     return out
 
 
 def pearson_residual_params(fmt, zero_terms):
-    """``sums_genes, ..., zero`` of ``pearson_residual_var_<fmt>``.
+    """``sums_genes, ..., zero, lo, hi, out`` of ``pearson_residual_var_<fmt>``.
 
-    ``zero_terms`` is the zero-terms kernel; it computes the last input.
+    ``zero_terms`` (``pearson_zero_terms``) computes the last input.
     """
 
     def params(rng, x, codes, nb, dtype):
         sums_dtype = np.float64 if fmt == "dense" else dtype
         sg, sc, tot, clip, theta = _pearson_inputs(x, sums_dtype, codes, nb)
         zero = zero_terms(codes, nb, sg, sc, tot, clip, theta)
-        return [(sg, sc, tot, clip, theta, zero)]
+        n_genes = x.shape[1]
+        return [
+            (sg, sc, tot, clip, theta, zero, lo, hi, np.zeros((nb, n_genes)))
+            for lo, hi in ((0, n_genes), (n_genes // 3, n_genes - 7))
+        ]
 
     return params

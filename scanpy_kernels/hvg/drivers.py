@@ -466,24 +466,16 @@ def pearson_residual_variances(
             kind = "NaN" if np.isnan(lo) else "negative" if lo < 0 else "infinite"
             msg = f"Pearson residuals need raw counts, but the data has {kind} values."
             raise ValueError(msg)
-    if m.fmt == "csr":
-        sums = pearson.pearson_sums_csr(*m.args, codes, n_batches)
-        residual_var = pearson.pearson_residual_var_csr
-    elif m.fmt == "csc":
+    if m.fmt == "csc":
         m = sorted_indices(m)
-        sums = pearson.pearson_sums_csc(*m.args, codes, n_batches)
-        residual_var = pearson.pearson_residual_var_csc
-    else:
-        sums = pearson.pearson_sums_dense(*m.args, codes, n_batches)
-        residual_var = pearson.pearson_residual_var_dense
     # per batch: sums in the data dtype (dense: float64), as scanpy sums its batch
-    sums_genes, sums_cells = sums
+    sums_genes, sums_cells = pearson.pearson_sums(m, codes, n_batches)
     sum_total = np.array([np.float64(np.sum(g[g != 0])) for g in sums_genes])
     clips = np.full(n_batches, clip, dtype=np.float64)
     theta = np.float64(theta)
     zero = pearson.pearson_zero_terms(
         codes, n_batches, sums_genes, sums_cells, sum_total, clips, theta
     )
-    return residual_var(
-        *m.args, codes, n_batches, sums_genes, sums_cells, sum_total, clips, theta, zero
+    return pearson.pearson_residual_var(
+        m, codes, n_batches, sums_genes, sums_cells, sum_total, clips, theta, zero
     )

@@ -30,20 +30,30 @@ most about ``min(mu, theta)``.  The sums over cell levels in :func:`pearson_zero
 are vectorized (reordered in lanes of the CPU's vector width: 7.6x faster on 50,000 x
 20,000), so their last bits may differ between CPUs; never between thread counts.
 
-A frontend calls, for all batches at once (``m.args``: a matrix's leading arguments,
-the batches being the kernels' groups, :mod:`.._groups`):
+The driver (``drivers.pearson_residual_variances``) calls, for all batches at once
+(the batches being the kernels' groups, :mod:`.._groups`):
 
-1. ``pearson_sums_{csr,csc,dense}(*m.args, codes, n_groups)`` ->
-   ``sums_genes (n_batches, n_genes)``,
-   ``sums_cells (n_rows,)``: in the data dtype for sparse input, as scanpy sums its
-   float32 CSC batch (``x_batch.sum(axis=0/1)``; ``mu`` then multiplies float32 sums),
-   float64 for dense input (scanpy sums a float64 copy);
+1. :func:`pearson_sums` ``(m, codes, n_groups)`` -> ``sums_genes (n_batches,
+   n_genes)``, ``sums_cells (n_rows,)``: in the data dtype for sparse input (scipy's
+   products, as scanpy sums its float32 CSC batch with ``x_batch.sum(axis=0/1)``;
+   ``mu`` then multiplies float32 sums), float64 for dense input (scanpy sums a
+   float64 copy);
 2. ``sum_total[b] = np.float64(np.sum(sums_genes[b][sums_genes[b] != 0]))`` and
    ``clip[b]`` (scanpy: ``sqrt(n)`` of the *first* batch when ``clip=None``, reused for
    every batch), in numpy;
-3. ``pearson_zero_terms(codes, n_groups, ...)`` -> ``zero`` ``(3, n_batches, n_genes)``;
-4. ``pearson_residual_var_{csr,csc,dense}(*m.args, codes, n_groups, ..., zero)`` ->
-   ``(n_batches, n_genes)``.
+3. :func:`pearson_zero_terms` -> ``zero`` ``(3, n_batches, n_genes)``: the levels in
+   numpy, the table in :func:`pearson_zero_table` over ranges of gene levels;
+4. :func:`pearson_residual_var` -> ``(n_batches, n_genes)``:
+   ``pearson_residual_var_{csr,csc,dense}`` over ranges of genes.
+
+Steps 3 and 4 are serial builds that the driver splits over threads
+(``toolkit.split_range``); each level or gene is computed whole in one range, so any
+split gives the same bits.  Compile time of the flavor's first call on an empty cache
+(float32 CSR, ``benchmarks/compile_time.py --hvg``): 11.5 s with the three parallel
+kernels (sums, a zero-terms kernel that also sorted the levels, the residual sweep),
+4.1 s now (pristine scanpy: 3.3 s).  Per call on 50,000 x 20,000 (2 threads) the
+serial scipy sums cost 0.06-0.07 s more (0.51-0.55 -> 0.58 s; 4 batches 0.58 ->
+0.65 s; pristine: 13.8 s).
 
 Genes with ``sums_genes[b, j] == 0`` get 0 (scanpy filters them out and fills 0).  A
 cell with a zero sum makes every gene's variance NaN, as in scanpy.  Stored values must
@@ -54,58 +64,57 @@ are fine (scanpy eliminates them; they contribute nothing here).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+from scipy import sparse
 
 from .._columns import (
     column_range,
     csr_entries,
     dense_entries,
-    even_column_blocks,
-    n_blocks_for,
     no_finish,
-    row_span,
-    sweep_columns,
-    sweep_csr,
+    sweep_blocks,
     sweep_dense,
 )
 from .._groups import group_positions
-from .._sort import argsort
 from ..toolkit import (
     helper,
     kernel,
     routine,
     signatures,
-    thread_scratch,
+    split_range,
     vectorize,
     zeros1,
     zeros2,
     zeros3,
 )
-from ._examples import examples, pearson_residual_params, pearson_zero_examples
+from ._examples import examples, pearson_residual_params, pearson_table_examples
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from .._input import Matrix
 
 __all__ = [
+    "pearson_residual_var",
     "pearson_residual_var_csc",
     "pearson_residual_var_csr",
     "pearson_residual_var_dense",
-    "pearson_sums_csc",
-    "pearson_sums_csr",
+    "pearson_sums",
     "pearson_sums_dense",
+    "pearson_zero_table",
     "pearson_zero_terms",
 ]
 
 
 # ---------------------------------------------------------------------------- sums
-# scanpy sums the batch's CSC matrix in its own dtype: ``x_batch.sum(axis=0)`` (per
-# column, stored order) and ``x_batch.sum(axis=1)`` (per row, column order); so do
-# these, for any input layout.  Its dense path sums a float64 copy (numpy's pairwise
-# sum along columns: equal to these row-order sums for integer counts).
-_SUMS = "Tuple(({d}[:, ::1], {d}[::1]))"
-#: data, indices, indptr, n_rows, n_cols, codes, n_groups
-_SUMS_SPARSE = signatures(
-    _SUMS + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64)"
-)
+# scanpy sums each batch's CSC matrix in its own dtype: ``x_batch.sum(axis=0)`` (per
+# column, stored order) and ``x_batch.sum(axis=1)`` (per row, column order), scipy's
+# ``csr_matvec``/``csc_matvec`` with a vector of ones.  Its dense path sums a float64
+# copy (numpy's pairwise sum along columns: equal to the kernel's row-order sums for
+# integer counts).
 #: x, codes, n_groups
 _SUMS_DENSE = signatures(
     "Tuple((float64[:, ::1], float64[::1]))({d}[:, ::1], int64[::1], int64)"
@@ -118,98 +127,70 @@ def _gene_add(genes, i, b, j, x):
     genes[b, j] += x  # race-free: gene j is the sweep's (its block's or its own)
 
 
-@helper
-def _row_sums(mat, n_rows, n_cols, entries, cells):
-    """Each row's sum into ``cells``, in column order and ``cells``' dtype."""
-    for i in numba.prange(n_rows):
-        vals, _ = entries(mat, i, 0, n_cols)  # the whole row: no search
-        acc = cells.dtype.type(0.0)
-        for p in range(vals.shape[0]):
-            acc += vals[p]
-        cells[i] = acc
-
-
-@kernel(signatures=_SUMS_SPARSE, example=examples("csr"))
-def pearson_sums_csr(data, indices, indptr, n_rows, n_cols, codes, n_groups):
-    """``(sums_genes (n_groups, n_cols), sums_cells (n_rows,))`` in the data dtype."""
-    genes = zeros2(n_groups, n_cols, data.dtype)
-    cells = zeros1(n_rows, data.dtype)
-    mat = (data, indices, indptr, n_rows, n_cols)
-    _row_sums(mat, n_rows, n_cols, csr_entries, cells)
-    sweep_csr(data, indices, indptr, n_rows, n_cols, codes, genes, _gene_add, no_finish)
-    return genes, cells
-
-
-@kernel(signatures=_SUMS_SPARSE, example=examples("csc"))
-def pearson_sums_csc(data, indices, indptr, n_rows, n_cols, codes, n_groups):
-    """Like :func:`pearson_sums_csr` for CSC."""
-    genes = zeros2(n_groups, n_cols, data.dtype)
-    sweep_columns(data, indices, indptr, n_cols, codes, genes, _gene_add, no_finish)
-    # row sums: a column scatter; blocks of rows, each scanning all columns
-    cells = zeros1(n_rows, data.dtype)
-    bounds = even_column_blocks(n_rows, n_blocks_for(n_rows, 0))
-    for k in numba.prange(bounds.shape[0] - 1):
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        for j in range(n_cols if lo < hi else 0):
-            p0, p1 = row_span(indices, indptr, j, lo, hi, n_rows)
-            for p in range(p0, p1):
-                cells[indices[p]] += data[p]  # race-free: block k's own rows
-    return genes, cells
-
-
 @kernel(signatures=_SUMS_DENSE, example=examples("dense"))
 def pearson_sums_dense(x, codes, n_groups):
-    """Like :func:`pearson_sums_csr` for a C-contiguous dense matrix, in float64."""
+    """``(sums_genes (n_groups, n_cols), sums_cells (n_rows,))`` of an array, float64."""
     n_rows, n_cols = x.shape
     genes = zeros2(n_groups, n_cols, np.float64)
     cells = zeros1(n_rows, np.float64)
-    _row_sums((x, column_range(n_cols)), n_rows, n_cols, dense_entries, cells)
+    for i in numba.prange(n_rows):
+        acc = 0.0
+        for j in range(n_cols):  # each row's sum in column order
+            acc += x[i, j]
+        cells[i] = acc  # race-free: row i is the prange index
     sweep_dense(x, codes, genes, _gene_add, no_finish)
     return genes, cells
 
 
+def pearson_sums(
+    m: Matrix, codes: NDArray[np.int64], n_groups: int
+) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
+    """Return ``(sums_genes (n_groups, n_cols), sums_cells (n_rows,))`` as scanpy sums.
+
+    CSR/CSC (sorted indices): scipy's own products, in the data dtype, as scanpy's
+    ``x_batch.sum(axis=...)``: ``X @ 1`` sums each row in column order, ``X^T @ B``
+    (``B[i, b] = 1`` where ``codes[i] == b``, else 0) each (batch, gene) in row order
+    (the other batches' values times 0 add ``+0.0``: the counts are finite and
+    ``>= 0``).  Nothing to compile; serial (on 50,000 x 20,000 at 7%: 0.14 s, 0.18 s
+    with 4 batches, against 0.09 s for a 2-thread kernel that compiled for 2.7 s).
+    Arrays: :func:`pearson_sums_dense`.
+    """
+    if m.fmt == "dense":
+        return pearson_sums_dense(*m.args, codes, n_groups)
+    cls = sparse.csr_array if m.fmt == "csr" else sparse.csc_array
+    x = cls((m.data, m.indices, m.indptr), shape=m.shape)
+    cells = x @ np.ones(m.shape[1], m.data.dtype)
+    in_batch = np.flatnonzero(codes >= 0)
+    if n_groups == 1 and in_batch.size == m.shape[0]:
+        return (x.T @ np.ones(m.shape[0], m.data.dtype))[np.newaxis], cells
+    indicator = np.zeros((m.shape[0], n_groups), m.data.dtype)
+    indicator[in_batch, codes[in_batch]] = 1
+    return np.ascontiguousarray((x.T @ indicator).T), cells
+
+
 # ------------------------------------------------------------------------- levels
-@routine
 def _levels(values, groups, n_groups):
     """Distinct values per group: ``(level_of, value, count, group, start)``.
 
     ``level_of[i]`` is item ``i``'s level (``-1`` if ``groups[i] < 0``); levels of
-    group ``g`` are ``start[g]:start[g + 1]``, each with its value and multiplicity.
+    group ``g`` are ``start[g]:start[g + 1]``, in ascending order of their values,
+    each with its value (the first item's, in index order) and multiplicity.  O(n log
+    n) numpy on O(cells + batches x genes) items (rule 1 of the kernel guide).
     """
-    n = values.shape[0]
-    order = argsort(values)  # stable: equal values keep their order
-    start = np.zeros(n_groups + 1, np.int64)
-    for i in range(n):
-        if groups[i] >= 0:
-            start[groups[i] + 1] += 1
-    for g in range(n_groups):
-        start[g + 1] += start[g]
-    fill = start[:-1].copy()
-    grouped = np.empty(start[n_groups], np.int64)
-    for q in range(n):  # counting sort by group, stable: values stay sorted
-        i = order[q]
-        g = groups[i]
-        if g >= 0:
-            grouped[fill[g]] = i
-            fill[g] += 1
-    level_of = np.full(n, -1, np.int64)
-    value = np.empty(start[n_groups], values.dtype)
-    count = np.zeros(start[n_groups])
-    group = np.empty(start[n_groups], np.int64)
-    lstart = np.zeros(n_groups + 1, np.int64)
-    n_levels = 0
-    for g in range(n_groups):
-        for q in range(start[g], start[g + 1]):
-            i = grouped[q]
-            if q == start[g] or values[i] != value[n_levels - 1]:
-                value[n_levels] = values[i]
-                group[n_levels] = g
-                n_levels += 1
-            count[n_levels - 1] += 1.0
-            level_of[i] = n_levels - 1
-        lstart[g + 1] = n_levels
-    return level_of, value[:n_levels], count[:n_levels], group[:n_levels], lstart
+    items = np.flatnonzero(groups >= 0)
+    # stable: by group, then value (NaN last), then index
+    order = items[np.lexsort((values[items], groups[items]))]
+    v = values[order]
+    g = groups[order]
+    new = np.ones(order.size, bool)
+    new[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
+    level_of = np.full(values.shape[0], -1, np.int64)
+    level_of[order] = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    count = np.diff(np.append(first, order.size)).astype(np.float64)
+    group = g[first]
+    start = np.searchsorted(group, np.arange(n_groups + 1)).astype(np.int64)
+    return level_of, v[first], count, group, start
 
 
 @helper
@@ -220,86 +201,94 @@ def _residual(x, g, c, total, clip, theta):
     return np.float64(min(max(pre_res, -clip), clip))
 
 
-@routine
-def _prepare(codes, n_groups, sums_genes, sums_cells):
-    """Distinct cell sums per batch and distinct nonzero gene sums per batch.
-
-    Returns rows per batch, the cell levels (values, counts, per-batch starts), each
-    (batch, gene)'s gene level (``-1``: zero sum) and the gene levels' values and
-    batches.
-    """
-    _, n_per_batch = group_positions(codes, n_groups)
-    _, c_val, c_cnt, _, c_start = _levels(sums_cells, codes, n_groups)
-    n_genes = sums_genes.shape[1]
-    flat = sums_genes.ravel()  # C-contiguous: a view
-    ggroups = np.empty(flat.shape[0], np.int64)
-    for q in range(flat.shape[0]):
-        ggroups[q] = q // n_genes if flat[q] != 0.0 else -1
-    gene_of, g_val, _, g_grp, _ = _levels(flat, ggroups, n_groups)
-    return n_per_batch, c_val, c_cnt, c_start, gene_of, g_val, g_grp
-
-
-@helper
-def _table(
-    u, n_per_batch, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta, z
-):
-    """Tabulate ``(a, A2, D)`` for gene level ``u``: zero residuals over its batch's cells.
-
-    ``z``: scratch for the batch's cell levels (each zero residual is computed once).
-    The sums over cell levels are vectorized (reordered: lanes of float64 on this CPU).
-    """
-    b = g_grp[u]
-    g = g_val[u]
-    n = n_per_batch[b]
-    cv = c_val[c_start[b] : c_start[b + 1]]
-    cc = c_cnt[c_start[b] : c_start[b + 1]]
-    total = sum_total[b]
-    cl = clip[b]
-    a1 = 0.0
-    vectorize(z)
-    for q in range(cv.shape[0]):
-        zq = _residual(0.0, g, cv[q], total, cl, theta)
-        z[q] = zq  # race-free: per-thread scratch row
-        a1 += cc[q] * zq
-    a = a1 / n
-    a2 = 0.0
-    d = 0.0
-    vectorize(z)
-    for q in range(cv.shape[0]):
-        e = z[q] - a
-        a2 += cc[q] * e * e
-        d += cc[q] * e
-    return a, a2, d
-
-
-#: codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta
-_ZERO = signatures(
-    "float64[:, :, ::1](int64[::1], int64, {d}[:, ::1], {d}[::1], float64[::1],"
-    " float64[::1], float64)"
+#: n_per_batch, c_val, c_cnt, c_start, g_val, g_grp, sum_total, clip, theta, lo, hi,
+#: table
+_TABLE = signatures(
+    "none(int64[::1], {d}[::1], float64[::1], int64[::1], {d}[::1], int64[::1],"
+    " float64[::1], float64[::1], float64, int64, int64, float64[:, ::1])"
 )
 
 
-@kernel(signatures=_ZERO, example=pearson_zero_examples)
-def pearson_zero_terms(codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta):
+@kernel(signatures=_TABLE, example=pearson_table_examples, parallel=False)
+def pearson_zero_table(
+    n_per_batch,
+    c_val,
+    c_cnt,
+    c_start,
+    g_val,
+    g_grp,
+    sum_total,
+    clip,
+    theta,
+    lo,
+    hi,
+    table,
+):
+    """Write ``(a, A2, D)`` of gene levels ``lo <= u < hi`` into ``table[u]``.
+
+    Gene level ``u`` (a distinct nonzero gene sum ``g_val[u]`` of batch ``g_grp[u]``)
+    against the batch's cell levels ``c_start[b]:c_start[b + 1]`` (distinct cell sums
+    ``c_val``, multiplicities ``c_cnt``); ``n_per_batch``: cells per batch.  Each zero
+    residual is computed once into a scratch row; the sums over cell levels are
+    vectorized (reordered: lanes of float64 on this CPU).  A serial build: the driver
+    splits the levels over threads.
+    """
+    max_cells = 0
+    for b in range(n_per_batch.shape[0]):
+        max_cells = max(max_cells, c_start[b + 1] - c_start[b])
+    z = zeros1(max_cells, np.float64)
+    for u in range(lo, hi):
+        b = g_grp[u]
+        g = g_val[u]
+        cv = c_val[c_start[b] : c_start[b + 1]]
+        cc = c_cnt[c_start[b] : c_start[b + 1]]
+        total = sum_total[b]
+        cl = clip[b]
+        a1 = 0.0
+        vectorize(z)
+        for q in range(cv.shape[0]):
+            zq = _residual(0.0, g, cv[q], total, cl, theta)
+            z[q] = zq
+            a1 += cc[q] * zq
+        a = a1 / n_per_batch[b]
+        a2 = 0.0
+        d = 0.0
+        vectorize(z)
+        for q in range(cv.shape[0]):
+            e = z[q] - a
+            a2 += cc[q] * e * e
+            d += cc[q] * e
+        table[u, 0] = a
+        table[u, 1] = a2
+        table[u, 2] = d
+
+
+def pearson_zero_terms(
+    codes: NDArray[np.int64],
+    n_groups: int,
+    sums_genes: NDArray[np.floating],
+    sums_cells: NDArray[np.floating],
+    sum_total: NDArray[np.float64],
+    clip: NDArray[np.float64],
+    theta: float,
+) -> NDArray[np.float64]:
     """Zero-residual terms ``[a, A2, D]``, each ``(n_groups, n_genes)`` (module doc).
 
     Zero-sum (batch, gene) pairs get zeros.  Cost: per batch, distinct nonzero gene
-    sums x distinct cell sums residual evaluations (twice), not cells x genes.
+    sums x distinct cell sums residual evaluations (twice, in
+    :func:`pearson_zero_table`), not cells x genes; the levels are numpy.
     """
     n_genes = sums_genes.shape[1]
-    n_b, c_val, c_cnt, c_start, gene_of, g_val, g_grp = _prepare(
-        codes, n_groups, sums_genes, sums_cells
-    )
-    n_lev = g_val.shape[0]
-    max_cells = 0
-    for b in range(n_groups):
-        max_cells = max(max_cells, c_start[b + 1] - c_start[b])
-    z = thread_scratch(max_cells, np.float64)
-    table = np.empty((n_lev, 3))
-    for u in numba.prange(n_lev):
-        a, a2, d = _table(
-            u,
-            n_b,
+    n_per_batch = np.bincount(codes[codes >= 0], minlength=n_groups).astype(np.int64)
+    _, c_val, c_cnt, _, c_start = _levels(sums_cells, codes, n_groups)
+    flat = sums_genes.ravel()  # C-contiguous: a view
+    batch_of = np.repeat(np.arange(n_groups, dtype=np.int64), n_genes)
+    batch_of[flat == 0] = -1
+    gene_of, g_val, _, g_grp, _ = _levels(flat, batch_of, n_groups)
+    table = np.empty((g_val.shape[0], 3))
+    split_range(
+        lambda lo, hi: pearson_zero_table(
+            n_per_batch,
             c_val,
             c_cnt,
             c_start,
@@ -308,19 +297,17 @@ def pearson_zero_terms(codes, n_groups, sums_genes, sums_cells, sum_total, clip,
             sum_total,
             clip,
             theta,
-            z[numba.get_thread_id()],
-        )
-        table[u, 0] = a  # race-free: level u is the prange index
-        table[u, 1] = a2  # race-free: level u is the prange index
-        table[u, 2] = d  # race-free: level u is the prange index
-    out = zeros3(3, n_groups, n_genes, np.float64)
-    for j in numba.prange(n_genes):
-        for b in range(n_groups):
-            u = gene_of[b * n_genes + j]
-            if u >= 0:
-                for t in range(3):
-                    out[t, b, j] = table[u, t]  # race-free: gene j is the prange index
-    return out
+            lo,
+            hi,
+            table,
+        ),
+        g_val.shape[0],
+        min_size=max((1 << 18) // max(c_val.shape[0], 1), 1),
+    )
+    out = np.zeros((3, n_groups * n_genes))
+    nonzero = gene_of >= 0
+    out[:, nonzero] = table[gene_of[nonzero]].T
+    return out.reshape(3, n_groups, n_genes)
 
 
 @helper
@@ -351,18 +338,15 @@ def _finish(n, a2, d, c1, c2, exact_zeros):
 
 
 #: ..., codes, n_groups, sums_genes, sums_cells (data dtype; dense: float64),
-#: sum_total, clip, theta, zero
+#: sum_total, clip, theta, zero, lo, hi, out
 _TAIL = (
     "int64[::1], int64, {s}[:, ::1], {s}[::1], float64[::1], float64[::1], float64,"
-    " float64[:, :, ::1])"
+    " float64[:, :, ::1], int64, int64, float64[:, ::1])"
 )
 _RES_SPARSE = signatures(
-    "float64[:, ::1]({d}[::1], {i}[::1], {i}[::1], int64, int64, "
-    + _TAIL.replace("{s}", "{d}")
+    "none({d}[::1], {i}[::1], {i}[::1], int64, int64, " + _TAIL.replace("{s}", "{d}")
 )
-_RES_DENSE = signatures(
-    "float64[:, ::1]({d}[:, ::1], " + _TAIL.replace("{s}", "float64")
-)
+_RES_DENSE = signatures("none({d}[:, ::1], " + _TAIL.replace("{s}", "float64"))
 
 
 def _residual_example(fmt):
@@ -387,9 +371,9 @@ def _residual_add(state, i, b, j, x):
             state[4],
             state[5][0, b, j],
         )
-        corr[0, b, j] += d1  # race-free: gene j is the sweep's (its block's or its own)
-        corr[1, b, j] += d2  # race-free: gene j is the sweep's (its block's or its own)
-        corr[2, b, j] += d3  # race-free: gene j is the sweep's (its block's or its own)
+        corr[0, b, j] += d1  # race-free: gene j is the range's own
+        corr[1, b, j] += d2  # race-free: gene j is the range's own
+        corr[2, b, j] += d3  # race-free: gene j is the range's own
 
 
 @helper
@@ -410,12 +394,12 @@ def _residual_done(state, lo, hi):
                     corr[1, b, j],
                     corr[2, b, j],
                 )
-                state[8][b, j] = v  # race-free: lo <= j < hi, the sweep's own genes
+                state[8][b, j] = v  # race-free: lo <= j < hi, the range's own genes
 
 
 @helper
 def _residual_state(
-    codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+    codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero, out
 ):
     """Return the sweep's state: inputs, corrections ``[C1, C2, exact zeros]``, output.
 
@@ -423,13 +407,25 @@ def _residual_state(
     """
     n_genes = sums_genes.shape[1]
     _, n_b = group_positions(codes, n_groups)
-    out = zeros2(n_groups, n_genes, np.float64)
     # per (batch, gene): C1, C2 and the nonzero cells with residual exactly 0
     corr = zeros3(3, n_groups, n_genes, np.float64)
     return (sums_genes, sums_cells, sum_total, clip, theta, zero, corr, n_b, out)
 
 
-@kernel(signatures=_RES_SPARSE, example=_residual_example("csc"))
+@routine
+def _block(lo, hi):
+    """Return the one column block ``[lo, hi)`` of a ranged sweep."""
+    bounds = np.empty(2, np.int64)
+    bounds[0] = lo
+    bounds[1] = hi
+    return bounds
+
+
+# The passes over the stored entries are serial builds over a range of genes, which
+# the driver splits over threads (toolkit.split_range): each gene sees its cells in
+# row order in one range, so any split gives the same bits, and a serial build
+# compiles in a fraction of a prange's time (docs/kernel-guide.md, "Compile time").
+@kernel(signatures=_RES_SPARSE, example=_residual_example("csc"), parallel=False)
 def pearson_residual_var_csc(
     data,
     indices,
@@ -444,18 +440,23 @@ def pearson_residual_var_csc(
     clip,
     theta,
     zero,
+    lo,
+    hi,
+    out,
 ):
-    """Residual variance per (batch, gene) of a CSC count matrix (any index order)."""
+    """Write the residual variances of genes ``lo <= j < hi`` of a CSC count matrix."""
     st = _residual_state(
-        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero, out
     )
-    sweep_columns(
-        data, indices, indptr, n_cols, codes, st, _residual_add, _residual_done
-    )
-    return st[8]
+    for j in range(lo, hi):  # each column in stored order (sorted: row order)
+        for p in range(indptr[j], indptr[j + 1]):
+            b = codes[indices[p]]
+            if b >= 0:
+                _residual_add(st, indices[p], b, j, data[p])
+    _residual_done(st, lo, hi)
 
 
-@kernel(signatures=_RES_SPARSE, example=_residual_example("csr"))
+@kernel(signatures=_RES_SPARSE, example=_residual_example("csr"), parallel=False)
 def pearson_residual_var_csr(
     data,
     indices,
@@ -470,24 +471,86 @@ def pearson_residual_var_csr(
     clip,
     theta,
     zero,
+    lo,
+    hi,
+    out,
 ):
-    """Residual variance per (batch, gene) of a canonical CSR count matrix."""
+    """Write the residual variances of genes ``lo <= j < hi`` of a canonical CSR matrix."""
     st = _residual_state(
-        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero, out
     )
-    sweep_csr(
-        data, indices, indptr, n_rows, n_cols, codes, st, _residual_add, _residual_done
+    mat = (data, indices, indptr, n_rows, n_cols)
+    bounds = _block(lo, hi)
+    sweep_blocks(
+        mat, n_rows, bounds, codes, st, csr_entries, _residual_add, _residual_done
     )
-    return st[8]
 
 
-@kernel(signatures=_RES_DENSE, example=_residual_example("dense"))
+@kernel(signatures=_RES_DENSE, example=_residual_example("dense"), parallel=False)
 def pearson_residual_var_dense(
-    x, codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+    x,
+    codes,
+    n_groups,
+    sums_genes,
+    sums_cells,
+    sum_total,
+    clip,
+    theta,
+    zero,
+    lo,
+    hi,
+    out,
 ):
-    """Residual variance per (batch, gene) of a C-contiguous dense count matrix."""
+    """Write the residual variances of genes ``lo <= j < hi`` of a C-contiguous array."""
     st = _residual_state(
-        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero
+        codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero, out
     )
-    sweep_dense(x, codes, st, _residual_add, _residual_done)
-    return st[8]
+    mat = (x, column_range(x.shape[1]))
+    bounds = _block(lo, hi)
+    sweep_blocks(
+        mat, x.shape[0], bounds, codes, st, dense_entries, _residual_add, _residual_done
+    )
+
+
+def pearson_residual_var(
+    m: Matrix,
+    codes: NDArray[np.int64],
+    n_groups: int,
+    sums_genes: NDArray[np.floating],
+    sums_cells: NDArray[np.floating],
+    sum_total: NDArray[np.float64],
+    clip: NDArray[np.float64],
+    theta: float,
+    zero: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Residual variance per (batch, gene) of ``m`` (CSR canonical, CSC sorted, array).
+
+    The ``pearson_residual_var_<fmt>`` kernel over ranges of genes, one per allowed
+    thread (ranges of at least ~256k stored values).  Returns ``(n_groups, n_genes)``.
+    """
+    kernel_ = {
+        "csr": pearson_residual_var_csr,
+        "csc": pearson_residual_var_csc,
+        "dense": pearson_residual_var_dense,
+    }[m.fmt]
+    out = np.zeros((n_groups, m.shape[1]))
+    per_gene = max(m.data.size // max(m.shape[1], 1), 1)
+    split_range(
+        lambda lo, hi: kernel_(
+            *m.args,
+            codes,
+            n_groups,
+            sums_genes,
+            sums_cells,
+            sum_total,
+            clip,
+            theta,
+            zero,
+            lo,
+            hi,
+            out,
+        ),
+        m.shape[1],
+        min_size=max((1 << 18) // per_gene, 1),
+    )
+    return out
