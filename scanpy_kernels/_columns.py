@@ -14,6 +14,10 @@ column by column.  Both call the same
 ``update(state, row, group, column, value)`` for each entry in the same order per
 output element (row order) and ``finish(state, lo, hi)`` once the columns
 ``lo <= j < hi`` are complete.
+
+A serial kernel over the columns ``lo <= j < hi`` (a driver splits the columns over
+threads, ``toolkit.split_range``) runs the same sweeps over one block:
+:func:`sweep_blocks` with :func:`one_block`, or :func:`sweep_column_range` (CSC).
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ __all__ = [
     "lower_bound",
     "n_blocks_for",
     "no_finish",
+    "one_block",
     "row_entries",
     "row_span",
     "sweep_blocks",
+    "sweep_column_range",
     "sweep_columns",
     "sweep_csr",
     "sweep_dense",
@@ -238,3 +244,23 @@ def sweep_columns(data, indices, indptr, n_cols, codes, state, update, finish):
             if b >= 0:
                 update(state, rows[p], b, j, vals[p])
         finish(state, j, j + 1)
+
+
+@routine
+def one_block(lo, hi):
+    """Return the bounds ``[lo, hi]`` of one column block (a ranged serial sweep)."""
+    bounds = np.empty(2, np.int64)
+    bounds[0] = lo
+    bounds[1] = hi
+    return bounds
+
+
+@helper
+def sweep_column_range(data, indices, indptr, lo, hi, codes, state, update, finish):
+    """:func:`sweep_columns` over the columns ``lo <= j < hi`` only, serially."""
+    for j in range(lo, hi):
+        for p in range(indptr[j], indptr[j + 1]):
+            b = codes[indices[p]]
+            if b >= 0:
+                update(state, indices[p], b, j, data[p])
+    finish(state, lo, hi)

@@ -20,6 +20,7 @@ from numba.core import sigutils
 
 from scanpy_kernels import as_matrix, hvg
 from scanpy_kernels._groups import row_slots
+from scanpy_kernels._welford import welford_mean_var
 from scanpy_kernels.hvg import pearson
 from scanpy_kernels.toolkit import Kernel, thread_limit
 
@@ -581,21 +582,39 @@ def test_welford_mean_var_bitwise(x_counts, codes3, fmt, dtype, index):
     agg = sc.get.aggregate(_adata(x, batch=cats), by="batch", func=["mean", "var"])
     ref_mean = np.asarray(agg.layers["mean"])
     ref_var = np.asarray(agg.layers["var"])
-    kern = {
-        "csr": hvg.welford_mean_var_csr,
-        "csc": hvg.welford_mean_var_csc,
-        "dense": hvg.welford_mean_var_dense,
-    }[fmt]
     for threads in (1, 2):
         with thread_limit(threads):
             # sparse: stored zeros are values, as aggregate; dense: no nonzero count
-            mean, var, _ = call(kern, *matrix_args(x), codes3, 3, False)
+            mean, var, _ = welford_mean_var(as_matrix(x), codes3, 3, False)
         counts = np.bincount(codes3[codes3 >= 0], minlength=3)
         var *= (counts / np.where(counts > 1, counts - 1, np.nan))[
             :, np.newaxis
         ]  # Aggregate.mean_var(dof=1)
         assert np.array_equal(mean, ref_mean)
         assert np.array_equal(var, ref_var)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "dense"])
+def test_welford_ranges_any_split(x_counts, codes3, fmt):
+    """The serial Welford kernels give the same bits whichever column ranges are cut.
+
+    Fails if a range's records are indexed outside it or its columns reordered.
+    """
+    x = as_format(np.log1p(x_counts), fmt, np.float32, np.int32)
+    m = as_matrix(x)
+    kern = getattr(hvg, f"welford_mean_var_{fmt}")
+    n_cols = x.shape[1]
+    for flag in (False, True):
+        cols = n_cols if fmt != "dense" or flag else 0
+        outs = [np.empty((3, n_cols)), np.empty((3, n_cols)), np.zeros((3, cols), np.int64)]
+        kern(*m.args, codes3, 3, flag, 0, n_cols, *outs)
+        for cuts in ((0, 1, n_cols), (0, 40, 41, 99, n_cols)):
+            split = [np.full((3, n_cols), np.nan), np.full((3, n_cols), np.nan)]
+            split.append(np.full((3, cols), -1, np.int64))
+            for lo, hi in pairwise(cuts):
+                kern(*m.args, codes3, 3, flag, lo, hi, *split)
+            for a, b in zip(outs, split, strict=True):
+                assert np.array_equal(a, b, equal_nan=True), (flag, cuts)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
@@ -611,12 +630,11 @@ def test_welford_stored_zeros(x_counts, codes3, fmt):
     clean = x.copy()
     clean.eliminate_zeros()
     cats = pd.Categorical.from_codes(codes3, categories=["a", "b", "c"])
-    kern = hvg.welford_mean_var_csr if fmt == "csr" else hvg.welford_mean_var_csc
     counts = np.bincount(codes3[codes3 >= 0], minlength=3)
     got = {}
     for skip, ref_x in ((False, x), (True, clean)):
         agg = sc.get.aggregate(_adata(ref_x, batch=cats), by="batch", func=["mean", "var"])
-        mean, var, n_values = call(kern, *matrix_args(x), codes3, 3, skip)
+        mean, var, n_values = welford_mean_var(as_matrix(x), codes3, 3, skip)
         var *= (counts / np.where(counts > 1, counts - 1, np.nan))[:, np.newaxis]
         assert np.array_equal(mean, np.asarray(agg.layers["mean"]))
         assert np.array_equal(var, np.asarray(agg.layers["var"]))
@@ -669,17 +687,12 @@ def test_e2e_seurat_v3_batches_bitwise(x_counts, codes3, fmt):
     codes = np.searchsorted(uniq, labels).astype(np.int64)
     nb = len(uniq)
     args = matrix_args(x)
-    welford = {
-        "csr": hvg.welford_mean_var_csr,
-        "csc": hvg.welford_mean_var_csc,
-        "dense": hvg.welford_mean_var_dense,
-    }
     clipped = {
         "csr": hvg.clipped_sums_csr,
         "csc": hvg.clipped_sums_csc,
         "dense": hvg.clipped_sums_dense,
     }
-    mean, var, _ = welford[fmt](*args, codes, nb, False)
+    mean, var, _ = welford_mean_var(as_matrix(x), codes, nb, False)
     counts = np.bincount(codes, minlength=nb)
     var *= (counts / np.where(counts > 1, counts - 1, np.nan))[:, np.newaxis]
     fits = [_loess_clip(mean[b], var[b], counts[b]) for b in range(nb)]

@@ -225,15 +225,10 @@ def welford_mean_var(
     in one pass, then ``Aggregate.mean_var``'s ``var *= n / (n - dof)``.  Every
     batch needs more than ``dof`` rows (``aggregate`` warns and gives NaN there).
     """
-    kern = dict(
-        csr=welford.welford_mean_var_csr,
-        csc=welford.welford_mean_var_csc,
-        dense=welford.welford_mean_var_dense,
-    )[m.fmt]
-    # CSC: each column in stored order, as `aggregate`; the last argument is
-    # skip_zeros (sparse: stored zeros are values here) or count_nonzero (dense)
+    # CSC: each column in stored order, as `aggregate`; the flag is skip_zeros
+    # (sparse: stored zeros are values here) or count_nonzero (dense)
     neither = False
-    mean, var, _ = kern(*m.args, codes, n_batches, neither)
+    mean, var, _ = welford.welford_mean_var(m, codes, n_batches, neither)
     n = np.bincount(codes[codes >= 0], minlength=n_batches)
     var *= (n / (n - dof))[:, np.newaxis]
     return mean, var

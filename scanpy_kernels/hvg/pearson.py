@@ -75,14 +75,15 @@ from .._columns import (
     csr_entries,
     dense_entries,
     no_finish,
+    one_block,
     sweep_blocks,
+    sweep_column_range,
     sweep_dense,
 )
 from .._groups import group_positions
 from ..toolkit import (
     helper,
     kernel,
-    routine,
     signatures,
     split_range,
     vectorize,
@@ -412,15 +413,6 @@ def _residual_state(
     return (sums_genes, sums_cells, sum_total, clip, theta, zero, corr, n_b, out)
 
 
-@routine
-def _block(lo, hi):
-    """Return the one column block ``[lo, hi)`` of a ranged sweep."""
-    bounds = np.empty(2, np.int64)
-    bounds[0] = lo
-    bounds[1] = hi
-    return bounds
-
-
 # The passes over the stored entries are serial builds over a range of genes, which
 # the driver splits over threads (toolkit.split_range): each gene sees its cells in
 # row order in one range, so any split gives the same bits, and a serial build
@@ -448,12 +440,10 @@ def pearson_residual_var_csc(
     st = _residual_state(
         codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero, out
     )
-    for j in range(lo, hi):  # each column in stored order (sorted: row order)
-        for p in range(indptr[j], indptr[j + 1]):
-            b = codes[indices[p]]
-            if b >= 0:
-                _residual_add(st, indices[p], b, j, data[p])
-    _residual_done(st, lo, hi)
+    # each column in stored order (sorted: row order)
+    sweep_column_range(
+        data, indices, indptr, lo, hi, codes, st, _residual_add, _residual_done
+    )
 
 
 @kernel(signatures=_RES_SPARSE, example=_residual_example("csr"), parallel=False)
@@ -480,7 +470,7 @@ def pearson_residual_var_csr(
         codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero, out
     )
     mat = (data, indices, indptr, n_rows, n_cols)
-    bounds = _block(lo, hi)
+    bounds = one_block(lo, hi)
     sweep_blocks(
         mat, n_rows, bounds, codes, st, csr_entries, _residual_add, _residual_done
     )
@@ -506,7 +496,7 @@ def pearson_residual_var_dense(
         codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero, out
     )
     mat = (x, column_range(x.shape[1]))
-    bounds = _block(lo, hi)
+    bounds = one_block(lo, hi)
     sweep_blocks(
         mat, x.shape[0], bounds, codes, st, dense_entries, _residual_add, _residual_done
     )
