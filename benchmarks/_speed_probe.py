@@ -30,7 +30,7 @@ from _speed_proc import HERE, emit, timed
 #: (module, function) of the one-pass kernels, and what ``codes`` means for them
 KERNELS: list[tuple[str, str, str]] = [
     ("hvg", "mean_var_csr", "batch"),
-    ("hvg", "clipped_sums_csr", "batch"),
+    ("hvg", "clipped_sums", "batch"),
     ("rank_genes_groups", "group_sums_csr", "group"),
     ("_welford", "welford_mean_var", "group"),  # t-test stats (rgg skips stored zeros)
     ("rank_genes_groups", "ranksums_csr", "group"),  # not one pass: sorts each column

@@ -22,10 +22,17 @@ threads, ``toolkit.split_range``) runs the same sweeps over one block:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 
-from .toolkit import helper, num_threads, routine
+from .toolkit import helper, num_threads, routine, split_range
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._input import Matrix
 
 __all__ = [
     "balanced_column_blocks",
@@ -39,6 +46,7 @@ __all__ = [
     "one_block",
     "row_entries",
     "row_span",
+    "split_columns",
     "sweep_blocks",
     "sweep_column_range",
     "sweep_columns",
@@ -264,3 +272,19 @@ def sweep_column_range(data, indices, indptr, lo, hi, codes, state, update, fini
             if b >= 0:
                 update(state, indices[p], b, j, data[p])
     finish(state, lo, hi)
+
+
+#: stored values per range of a split sweep, at least (a hand-off costs ~0.1-0.5 ms)
+SPLIT_VALUES = 1 << 18
+
+
+def split_columns(fn: Callable[[int, int], object], m: Matrix) -> None:
+    """Run ``fn(lo, hi)`` over ranges of ``m``'s columns, one per allowed thread.
+
+    For serial ranged kernels (:func:`one_block`, :func:`sweep_column_range`):
+    ``toolkit.split_range`` with ranges of at least ~:data:`SPLIT_VALUES` stored
+    values on average, so a small matrix stays on the calling thread.
+    """
+    n_cols = m.shape[1]
+    per_col = max(m.data.size // max(n_cols, 1), 1)
+    split_range(fn, n_cols, min_size=max(SPLIT_VALUES // per_col, 1))

@@ -49,6 +49,7 @@ from ._columns import (
     csr_entries,
     dense_entries,
     one_block,
+    split_columns,
     sweep_blocks,
     sweep_column_range,
 )
@@ -59,7 +60,6 @@ from .toolkit import (
     kernel,
     matrix_examples,
     signatures,
-    split_range,
     zeros1,
 )
 
@@ -281,8 +281,8 @@ def welford_mean_var(
     """Return ``(mean, var, count)`` (dof 0), each ``(n_groups, n_cols)``, of ``m``.
 
     ``flag``: ``skip_zeros`` (sparse) or ``count_nonzero`` (dense; without it
-    ``count`` has no columns).  The kernel of ``m``'s format over ranges of columns,
-    one per allowed thread (at least ~256k values each).
+    ``count`` has no columns).  The kernel of ``m``'s format over ranges of columns
+    (``_columns.split_columns``).
     """
     kern = dict(
         csr=welford_mean_var_csr,
@@ -294,10 +294,7 @@ def welford_mean_var(
     m2 = np.empty((n_groups, n_cols))
     counted = m.fmt != "dense" or flag
     count = np.zeros((n_groups, n_cols if counted else 0), np.int64)
-    per_col = max(m.data.size // max(n_cols, 1), 1)
-    split_range(
-        lambda lo, hi: kern(*m.args, codes, n_groups, flag, lo, hi, mean, m2, count),
-        n_cols,
-        min_size=max((1 << 18) // per_col, 1),
+    split_columns(
+        lambda lo, hi: kern(*m.args, codes, n_groups, flag, lo, hi, mean, m2, count), m
     )
     return mean, m2, count

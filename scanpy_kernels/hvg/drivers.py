@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from .. import _welford as welford
+from .._columns import split_columns
 from .._input import sorted_indices
 from . import mean_var as moments
 from . import pearson
@@ -242,11 +243,12 @@ def clipped_sums(
     ``clip[b]``: batch ``b``'s clip value per gene.  scanpy clips and sums each
     batch's rows in order (CSC converted to CSR first), so do these (:mod:`.clipped_sums`).
     """
-    if m.fmt == "dense":
-        return clipped_sums_dense(*m.args, codes, clip)
-    m = sorted_indices(m)
-    kern = clipped_sums_csr if m.fmt == "csr" else clipped_sums_csc
-    return kern(*m.args, codes, clip)
+    if m.fmt != "dense":
+        m = sorted_indices(m)
+    kern = dict(csr=clipped_sums_csr, csc=clipped_sums_csc, dense=clipped_sums_dense)
+    sq, s = np.zeros(clip.shape), np.zeros(clip.shape)
+    split_columns(lambda lo, hi: kern[m.fmt](*m.args, codes, clip, lo, hi, sq, s), m)
+    return sq, s
 
 
 # -------------------------------------------------------------- dispersions

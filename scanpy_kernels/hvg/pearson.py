@@ -76,6 +76,7 @@ from .._columns import (
     dense_entries,
     no_finish,
     one_block,
+    split_columns,
     sweep_blocks,
     sweep_column_range,
     sweep_dense,
@@ -515,8 +516,8 @@ def pearson_residual_var(
 ) -> NDArray[np.float64]:
     """Residual variance per (batch, gene) of ``m`` (CSR canonical, CSC sorted, array).
 
-    The ``pearson_residual_var_<fmt>`` kernel over ranges of genes, one per allowed
-    thread (ranges of at least ~256k stored values).  Returns ``(n_groups, n_genes)``.
+    The ``pearson_residual_var_<fmt>`` kernel over ranges of genes
+    (``_columns.split_columns``).  Returns ``(n_groups, n_genes)``.
     """
     kernel_ = {
         "csr": pearson_residual_var_csr,
@@ -524,8 +525,7 @@ def pearson_residual_var(
         "dense": pearson_residual_var_dense,
     }[m.fmt]
     out = np.zeros((n_groups, m.shape[1]))
-    per_gene = max(m.data.size // max(m.shape[1], 1), 1)
-    split_range(
+    split_columns(
         lambda lo, hi: kernel_(
             *m.args,
             codes,
@@ -540,7 +540,6 @@ def pearson_residual_var(
             hi,
             out,
         ),
-        m.shape[1],
-        min_size=max((1 << 18) // per_gene, 1),
+        m,
     )
     return out
