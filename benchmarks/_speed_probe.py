@@ -30,9 +30,9 @@ from _speed_proc import HERE, emit, timed
 #: (module, function) of the one-pass kernels, and what ``codes`` means for them
 KERNELS: list[tuple[str, str, str]] = [
     ("hvg", "mean_var_csr", "batch"),
-    ("hvg", "clipped_sums", "batch"),
+    ("hvg", "clipped_sums_csr", "batch"),
     ("rank_genes_groups", "group_sums_csr", "group"),
-    ("_welford", "welford_mean_var", "group"),  # t-test stats (rgg skips stored zeros)
+    ("_welford", "welford_mean_var_csr", "group"),  # t-test stats (rgg skips stored zeros)
     ("rank_genes_groups", "ranksums_csr", "group"),  # not one pass: sorts each column
 ]
 
@@ -73,9 +73,7 @@ def _kernels_pkg() -> tuple[str, Any]:
         return "scanpy_kernels", importlib.import_module("scanpy_kernels")
 
 
-def _args(
-    fn: Any, x: Any, codes: np.ndarray, n_codes: int, m: Any = None
-) -> list[Any] | None:
+def _args(fn: Any, x: Any, codes: np.ndarray, n_codes: int) -> list[Any] | None:
     py = getattr(fn, "py_func", fn)
     n_rows, n_cols = x.shape
     values = {
@@ -85,8 +83,6 @@ def _args(
         "n_slots": numba.get_num_threads(), "correction": 1, "ref": -1,
         "count_positive": False,  # True only for filter_unexpressed_genes
         "skip_zeros": True,  # rank_genes_groups' setting
-        "flag": True,  # the Welford driver's skip_zeros
-        "m": m,  # the package's input layer's Matrix (drivers)
         "clip": np.full((n_codes, n_cols), np.sqrt(n_rows)),
     }
     try:
@@ -137,9 +133,7 @@ def main() -> None:
             row["note"] = "not present"
             continue
         codes, n_codes = (group, int(group.max()) + 1) if kind == "group" else (batch, 1)
-        pkg = importlib.import_module(pkg_name)
-        m = pkg.as_matrix(x) if hasattr(pkg, "as_matrix") else None
-        args = _args(fn, x, codes, n_codes, m)
+        args = _args(fn, x, codes, n_codes)
         if args is None:
             row["note"] = "parameters not recognised by the probe"
             continue

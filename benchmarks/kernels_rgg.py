@@ -132,7 +132,7 @@ def run_timings(args) -> None:
     import scanpy as sc
 
     from scanpy_kernels import as_matrix
-    from scanpy_kernels._welford import welford_mean_var
+    from scanpy_kernels._welford import welford_mean_var_csr
     from scanpy_kernels.rank_genes_groups import (
         group_mean_var,
         group_sums_csr,
@@ -172,9 +172,8 @@ def run_timings(args) -> None:
         rows = {}
         # every cell is in a group: group k (the remainder) stays empty, as in the drivers
         rows["group_sums_csr (means, pts)"] = best(lambda: group_sums_csr(d, i, p, n, m, codes, k + 1), args.repeat)
-        mx = as_matrix(x)
-        rows["welford_mean_var (t-test stats)"] = best(
-            lambda: welford_mean_var(mx, codes, k + 1, True), args.repeat)
+        rows["welford_mean_var_csr (t-test stats)"] = best(
+            lambda: welford_mean_var_csr(d, i, p, n, m, codes, k + 1, True), args.repeat)
         mean, var, nnz = group_mean_var(as_matrix(x), codes, k)  # var with dof=1
         rows["rest_mean_pts"] = best(lambda: rest_mean_pts(sizes, mean, nnz), args.repeat)
         rows["rest_var"] = best(lambda: rest_var(sizes, mean, var), args.repeat)
@@ -250,8 +249,7 @@ PROBE = textwrap.dedent(
     from scipy import sparse
     import numba
     numba.njit(lambda: 0)()  # numba's one-time set-up, paid by any jitted call
-    from scanpy_kernels import as_matrix
-    from scanpy_kernels._welford import welford_mean_var
+    from scanpy_kernels._welford import welford_mean_var_csr
     from scanpy_kernels.rank_genes_groups import (
         group_sums_csr, ranksums_csr, rest_mean_pts, rest_var)
     from scanpy_kernels.toolkit import thread_limit
@@ -270,7 +268,7 @@ PROBE = textwrap.dedent(
     with thread_limit({threads}):
         args = (x.data, x.indices, x.indptr, 300, 60, codes)
         timed("group_sums_csr", lambda: group_sums_csr(*args, 5))
-        m, v, n = timed("welford_mean_var", lambda: welford_mean_var(as_matrix(x), codes, 5, True))
+        m, v, n = timed("welford_mean_var_csr", lambda: welford_mean_var_csr(*args, 5, True))
         timed("rest_mean_pts", lambda: rest_mean_pts(sizes, m, n))
         timed("rest_var", lambda: rest_var(sizes, m, v))
         timed("ranksums_csr", lambda: ranksums_csr(*args, 4, -1))

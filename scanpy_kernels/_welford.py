@@ -15,18 +15,14 @@ reproduce it with the kernels here (hvg: seurat_v3's per-batch moments,
         m2 += mean_a * mean_a * n_nz * k / n_obs
     var = m2 / n_obs                 (a group without rows keeps 0, 0)
 
-All groups in one pass over a range of columns ``lo <= j < hi`` (CSR and dense: one
-column block scanning every row; CSC: its columns; one body, :func:`_welford_add` /
-:func:`_welford_done`, through :mod:`._columns`' sweeps), so each (group, gene) sees
-its rows in order whichever ranges :func:`welford_mean_var` splits the columns into
-over threads: bitwise scanpy's.  The kernels are serial builds (a ``prange`` build
-of the CSR kernel compiled for 3.5 s, the serial one for 2.2 s: docs/kernel-guide.md,
-"Compile time").  ``codes``: int64 group per row, ``-1`` = not
+All groups in one pass (CSR and dense: disjoint column blocks, each scanning every
+row; CSC: columns; one body, :func:`_welford_add` / :func:`_welford_done`, through
+:mod:`._columns`' sweeps), so each (group, gene) sees its rows in order at any
+thread count: bitwise scanpy's.  ``codes``: int64 group per row, ``-1`` = not
 aggregated (:mod:`._groups`).  Returns ``(mean, var, count)``, each
 ``(n_groups, n_cols)``, ``var`` with ``dof=0``: the driver applies
 ``Aggregate.mean_var``'s ``var *= counts / (counts - dof)``.  The last parameter is
-what the families differ in (hvg passes ``False``, rank_genes_groups ``True``);
-the kernels then take ``lo, hi, mean, m2, count`` and write those columns:
+what the families differ in (hvg passes ``False``, rank_genes_groups ``True``):
 
 - sparse, ``skip_zeros``: explicit zeros are implicit ones, as after
   ``eliminate_zeros()`` (what ``rank_genes_groups`` aggregates); without it a stored
@@ -39,20 +35,10 @@ the kernels then take ``lo, hi, mean, m2, count`` and write those columns:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import scipy.sparse as sp
 
-from ._columns import (
-    column_range,
-    csr_entries,
-    dense_entries,
-    one_block,
-    split_columns,
-    sweep_blocks,
-    sweep_column_range,
-)
+from ._columns import sweep_columns, sweep_csr, sweep_dense
 from ._groups import group_positions
 from .toolkit import (
     assume,
@@ -61,16 +47,11 @@ from .toolkit import (
     matrix_examples,
     signatures,
     zeros1,
+    zeros2,
 )
-
-if TYPE_CHECKING:
-    from numpy.typing import NDArray
-
-    from ._input import Matrix
 
 __all__ = [
     "merge_zeros",
-    "welford_mean_var",
     "welford_mean_var_csc",
     "welford_mean_var_csr",
     "welford_mean_var_dense",
@@ -121,29 +102,17 @@ def _cases(rng):
             yield x, dtype, index, codes, k
 
 
-def _ranges(rng, x, codes, k, dtype):
-    """``flag, lo, hi, mean, m2, count``: all columns and a middle range, each flag."""
-    n_cols = x.shape[1]
-    return [
-        (flag, lo, hi, np.empty((k, n_cols)), np.empty((k, n_cols)), count)
-        for flag in (False, True)
-        for lo, hi in ((0, n_cols), (7, n_cols - 11))
-        for count in (np.zeros((k, n_cols), np.int64), np.zeros((k, 0), np.int64))
-    ]
-
-
 def _example(fmt):
-    return matrix_examples(_cases, fmt, _ranges)
+    return matrix_examples(_cases, fmt, lambda *_: [(False,), (True,)])
 
 
-#: flag (skip_zeros / count_nonzero), lo, hi, mean, m2, count
-_TAIL = "boolean, int64, int64, float64[:, ::1], float64[:, ::1], int64[:, ::1])"
-#: data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros, ...
+_OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
+#: data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
 _SPARSE = signatures(
-    "none({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64, " + _TAIL
+    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64, boolean)"
 )
-#: x, codes, n_groups, count_nonzero, ...
-_DENSE = signatures("none({d}[:, ::1], int64[::1], int64, " + _TAIL)
+#: x, codes, n_groups, count_nonzero
+_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64, boolean)")
 
 
 # ------------------------------------------------------- one body, every format
@@ -159,7 +128,7 @@ def _welford_add(state, i, b, j, x):
     acc = state[0]  # the layout: _welford_state; read by index (see ._columns)
     value = np.float64(x)
     if not (state[2] and value == 0.0):  # skip_zeros
-        q = 4 * (b * state[1] + j - state[8])  # the range's columns from lo
+        q = 4 * (b * state[1] + j)
         assume(q >= 0)
         n = acc[q + 2] + 1.0  # dense: scanpy's n += 1 per row of the group
         m, v = welford_step(acc[q], acc[q + 1], n, value)
@@ -183,7 +152,7 @@ def _welford_done(state, lo, hi):
     for b in range(mean.shape[0]):
         n_obs = state[4][b]  # rows of group b
         for j in range(lo, hi):
-            q = 4 * (b * state[1] + j - state[8])
+            q = 4 * (b * state[1] + j)
             c = np.int64(acc[q + 2])
             m, v = merge_zeros(acc[q], acc[q + 1], c, n_obs)
             mean[b, j] = m  # race-free: lo <= j < hi, the sweep's own columns
@@ -195,106 +164,54 @@ def _welford_done(state, lo, hi):
 
 
 @helper
-def _welford_state(codes, n_groups, lo, hi, skip_zeros, count_nonzero, mean, m2, count):
-    """Return the sweep's state: records, flags, rows per group, outputs, ``lo``.
+def _welford_state(codes, n_groups, n_cols, skip_zeros, count_nonzero, count_cols):
+    """Return the sweep's state: records, flags, rows per group and the outputs.
 
-    ``(acc, hi - lo, skip_zeros, count_nonzero, n_obs, mean, m2, count, lo)``: a
-    record per (group, column of the range).
+    ``(acc, n_cols, skip_zeros, count_nonzero, n_obs, mean, m2, count)``;
+    ``count_cols``: the count output's columns (``n_cols``, or 0).
     """
     _, n_obs = group_positions(codes, n_groups)
-    acc = zeros1(4 * n_groups * (hi - lo), np.float64)
-    return (acc, hi - lo, skip_zeros, count_nonzero, n_obs, mean, m2, count, lo)
+    acc = zeros1(4 * n_groups * n_cols, np.float64)
+    mean = np.empty((n_groups, n_cols))
+    m2 = np.empty((n_groups, n_cols))
+    count = zeros2(n_groups, count_cols, np.int64)
+    return (acc, n_cols, skip_zeros, count_nonzero, n_obs, mean, m2, count)
 
 
 # --------------------------------------------------------------------- kernels
-@kernel(signatures=_SPARSE, example=_example("csr"), parallel=False)
+@kernel(signatures=_SPARSE, example=_example("csr"))
 def welford_mean_var_csr(
-    data,
-    indices,
-    indptr,
-    n_rows,
-    n_cols,
-    codes,
-    n_groups,
-    skip_zeros,
-    lo,
-    hi,
-    mean,
-    m2,
-    count,
+    data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
 ):
-    """Per-group Welford mean/var (dof 0) and count of columns ``lo:hi`` of canonical CSR."""
+    """Per-group Welford mean/var (dof 0) and count of a canonical CSR matrix."""
     nonzeros = False  # the count: the values taken (the nonzeros with skip_zeros)
-    st = _welford_state(codes, n_groups, lo, hi, skip_zeros, nonzeros, mean, m2, count)
-    mat = (data, indices, indptr, n_rows, n_cols)
-    bounds = one_block(lo, hi)
-    sweep_blocks(
-        mat, n_rows, bounds, codes, st, csr_entries, _welford_add, _welford_done
+    st = _welford_state(codes, n_groups, n_cols, skip_zeros, nonzeros, n_cols)
+    sweep_csr(
+        data, indices, indptr, n_rows, n_cols, codes, st, _welford_add, _welford_done
     )
+    return st[5], st[6], st[7]  # mean, m2, count
 
 
-@kernel(signatures=_SPARSE, example=_example("csc"), parallel=False)
+@kernel(signatures=_SPARSE, example=_example("csc"))
 def welford_mean_var_csc(
-    data,
-    indices,
-    indptr,
-    n_rows,
-    n_cols,
-    codes,
-    n_groups,
-    skip_zeros,
-    lo,
-    hi,
-    mean,
-    m2,
-    count,
+    data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
 ):
-    """Per-group Welford mean/var (dof 0) and count of columns ``lo:hi`` of CSC (stored order)."""
+    """Per-group Welford mean/var (dof 0) and count of a CSC matrix (stored order)."""
     nonzeros = False  # the count: the values taken (the nonzeros with skip_zeros)
-    st = _welford_state(codes, n_groups, lo, hi, skip_zeros, nonzeros, mean, m2, count)
-    sweep_column_range(
-        data, indices, indptr, lo, hi, codes, st, _welford_add, _welford_done
-    )
+    st = _welford_state(codes, n_groups, n_cols, skip_zeros, nonzeros, n_cols)
+    sweep_columns(data, indices, indptr, n_cols, codes, st, _welford_add, _welford_done)
+    return st[5], st[6], st[7]  # mean, m2, count
 
 
-@kernel(signatures=_DENSE, example=_example("dense"), parallel=False)
-def welford_mean_var_dense(x, codes, n_groups, count_nonzero, lo, hi, mean, m2, count):
-    """Per-group Welford mean/var (dof 0) (and nonzeros) of columns ``lo:hi`` of an array.
+@kernel(signatures=_DENSE, example=_example("dense"))
+def welford_mean_var_dense(x, codes, n_groups, count_nonzero):
+    """Per-group Welford mean/var (dof 0) (and nonzeros) of a C-contiguous dense matrix.
 
     Every value is a value of the update, zeros included (``mean_var_dense``).
     """
+    n_cols = x.shape[1]
     every = False  # dense: every value, zeros included, is a value of the update
-    st = _welford_state(codes, n_groups, lo, hi, every, count_nonzero, mean, m2, count)
-    mat = (x, column_range(x.shape[1]))
-    bounds = one_block(lo, hi)
-    sweep_blocks(
-        mat, x.shape[0], bounds, codes, st, dense_entries, _welford_add, _welford_done
-    )
-
-
-def welford_mean_var(
-    m: Matrix,
-    codes: NDArray[np.int64],
-    n_groups: int,
-    flag: bool,  # noqa: FBT001 (the kernels' argument order)
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    """Return ``(mean, var, count)`` (dof 0), each ``(n_groups, n_cols)``, of ``m``.
-
-    ``flag``: ``skip_zeros`` (sparse) or ``count_nonzero`` (dense; without it
-    ``count`` has no columns).  The kernel of ``m``'s format over ranges of columns
-    (``_columns.split_columns``).
-    """
-    kern = dict(
-        csr=welford_mean_var_csr,
-        csc=welford_mean_var_csc,
-        dense=welford_mean_var_dense,
-    )[m.fmt]
-    n_cols = m.shape[1]
-    mean = np.empty((n_groups, n_cols))
-    m2 = np.empty((n_groups, n_cols))
-    counted = m.fmt != "dense" or flag
-    count = np.zeros((n_groups, n_cols if counted else 0), np.int64)
-    split_columns(
-        lambda lo, hi: kern(*m.args, codes, n_groups, flag, lo, hi, mean, m2, count), m
-    )
-    return mean, m2, count
+    count_cols = n_cols if count_nonzero else 0
+    st = _welford_state(codes, n_groups, n_cols, every, count_nonzero, count_cols)
+    sweep_dense(x, codes, st, _welford_add, _welford_done)
+    return st[5], st[6], st[7]  # mean, m2, count

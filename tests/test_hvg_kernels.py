@@ -20,7 +20,6 @@ from numba.core import sigutils
 
 from scanpy_kernels import as_matrix, hvg
 from scanpy_kernels._groups import row_slots
-from scanpy_kernels._welford import welford_mean_var
 from scanpy_kernels.hvg import pearson
 from scanpy_kernels.toolkit import Kernel, thread_limit
 
@@ -103,16 +102,12 @@ def _pristine_clipped(xb, clip_b):
 
 
 def _check_clipped(fmt, x, codes, n_batches, clip, threads):
+    kern = {"csr": hvg.clipped_sums_csr, "csc": hvg.clipped_sums_csc}.get(
+        fmt, hvg.clipped_sums_dense
+    )
     with thread_limit(threads):
-        sq, s = hvg.clipped_sums(as_matrix(x), codes, clip)
+        sq, s = call(kern, *matrix_args(x), codes, clip)
     assert sq.shape == s.shape == (n_batches, x.shape[1])
-    # the serial kernel over two ranges of columns, as the driver may cut them
-    n = x.shape[1]
-    halves = np.full((n_batches, n), np.nan), np.full((n_batches, n), np.nan)
-    for lo, hi in ((0, n // 2), (n // 2, n)):
-        kern = getattr(hvg, f"clipped_sums_{fmt}")
-        call(kern, *matrix_args(x), codes, clip, lo, hi, *halves)
-    assert np.array_equal(halves[0], sq) and np.array_equal(halves[1], s)
     for b in range(n_batches):
         rsq, rs = _pristine_clipped(x[codes == b], clip[b])
         assert np.array_equal(sq[b], rsq), (fmt, b)
@@ -512,7 +507,7 @@ def test_e2e_seurat_v3_bitwise(x_counts):
     estimat_var[not_const] = model.outputs.fitted_values
     reg_std = np.sqrt(10**estimat_var)
     clip_val = reg_std * np.sqrt(n) + mean
-    sq, s = hvg.clipped_sums(as_matrix(x), codes, clip_val[None, :])
+    sq, s = hvg.clipped_sums_csr(*matrix_args(x), codes, clip_val[None, :])
     norm_gene_var = (1 / ((n - 1) * np.square(reg_std))) * (
         (n * np.square(mean)) + sq[0] - 2 * s[0] * mean
     )
@@ -586,39 +581,21 @@ def test_welford_mean_var_bitwise(x_counts, codes3, fmt, dtype, index):
     agg = sc.get.aggregate(_adata(x, batch=cats), by="batch", func=["mean", "var"])
     ref_mean = np.asarray(agg.layers["mean"])
     ref_var = np.asarray(agg.layers["var"])
+    kern = {
+        "csr": hvg.welford_mean_var_csr,
+        "csc": hvg.welford_mean_var_csc,
+        "dense": hvg.welford_mean_var_dense,
+    }[fmt]
     for threads in (1, 2):
         with thread_limit(threads):
             # sparse: stored zeros are values, as aggregate; dense: no nonzero count
-            mean, var, _ = welford_mean_var(as_matrix(x), codes3, 3, False)
+            mean, var, _ = call(kern, *matrix_args(x), codes3, 3, False)
         counts = np.bincount(codes3[codes3 >= 0], minlength=3)
         var *= (counts / np.where(counts > 1, counts - 1, np.nan))[
             :, np.newaxis
         ]  # Aggregate.mean_var(dof=1)
         assert np.array_equal(mean, ref_mean)
         assert np.array_equal(var, ref_var)
-
-
-@pytest.mark.parametrize("fmt", ["csr", "csc", "dense"])
-def test_welford_ranges_any_split(x_counts, codes3, fmt):
-    """The serial Welford kernels give the same bits whichever column ranges are cut.
-
-    Fails if a range's records are indexed outside it or its columns reordered.
-    """
-    x = as_format(np.log1p(x_counts), fmt, np.float32, np.int32)
-    m = as_matrix(x)
-    kern = getattr(hvg, f"welford_mean_var_{fmt}")
-    n_cols = x.shape[1]
-    for flag in (False, True):
-        cols = n_cols if fmt != "dense" or flag else 0
-        outs = [np.empty((3, n_cols)), np.empty((3, n_cols)), np.zeros((3, cols), np.int64)]
-        kern(*m.args, codes3, 3, flag, 0, n_cols, *outs)
-        for cuts in ((0, 1, n_cols), (0, 40, 41, 99, n_cols)):
-            split = [np.full((3, n_cols), np.nan), np.full((3, n_cols), np.nan)]
-            split.append(np.full((3, cols), -1, np.int64))
-            for lo, hi in pairwise(cuts):
-                kern(*m.args, codes3, 3, flag, lo, hi, *split)
-            for a, b in zip(outs, split, strict=True):
-                assert np.array_equal(a, b, equal_nan=True), (flag, cuts)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
@@ -634,11 +611,12 @@ def test_welford_stored_zeros(x_counts, codes3, fmt):
     clean = x.copy()
     clean.eliminate_zeros()
     cats = pd.Categorical.from_codes(codes3, categories=["a", "b", "c"])
+    kern = hvg.welford_mean_var_csr if fmt == "csr" else hvg.welford_mean_var_csc
     counts = np.bincount(codes3[codes3 >= 0], minlength=3)
     got = {}
     for skip, ref_x in ((False, x), (True, clean)):
         agg = sc.get.aggregate(_adata(ref_x, batch=cats), by="batch", func=["mean", "var"])
-        mean, var, n_values = welford_mean_var(as_matrix(x), codes3, 3, skip)
+        mean, var, n_values = call(kern, *matrix_args(x), codes3, 3, skip)
         var *= (counts / np.where(counts > 1, counts - 1, np.nan))[:, np.newaxis]
         assert np.array_equal(mean, np.asarray(agg.layers["mean"]))
         assert np.array_equal(var, np.asarray(agg.layers["var"]))
@@ -690,11 +668,22 @@ def test_e2e_seurat_v3_batches_bitwise(x_counts, codes3, fmt):
     uniq = np.unique(labels)
     codes = np.searchsorted(uniq, labels).astype(np.int64)
     nb = len(uniq)
-    mean, var, _ = welford_mean_var(as_matrix(x), codes, nb, False)
+    args = matrix_args(x)
+    welford = {
+        "csr": hvg.welford_mean_var_csr,
+        "csc": hvg.welford_mean_var_csc,
+        "dense": hvg.welford_mean_var_dense,
+    }
+    clipped = {
+        "csr": hvg.clipped_sums_csr,
+        "csc": hvg.clipped_sums_csc,
+        "dense": hvg.clipped_sums_dense,
+    }
+    mean, var, _ = welford[fmt](*args, codes, nb, False)
     counts = np.bincount(codes, minlength=nb)
     var *= (counts / np.where(counts > 1, counts - 1, np.nan))[:, np.newaxis]
     fits = [_loess_clip(mean[b], var[b], counts[b]) for b in range(nb)]
-    sq, s = hvg.clipped_sums(as_matrix(x), codes, np.stack([clip for _, clip in fits]))
+    sq, s = clipped[fmt](*args, codes, np.stack([clip for _, clip in fits]))
     norm = [
         (1 / ((counts[b] - 1) * np.square(fits[b][0])))
         * ((counts[b] * np.square(mean[b])) + sq[b] - 2 * s[b] * mean[b])
@@ -717,7 +706,7 @@ def test_sweeps_same_result_every_format(x_counts, codes3, threads):
     with thread_limit(threads):
         for fmt in ("csr", "csc", "dense"):
             args = matrix_args(as_format(x, fmt, np.float64))
-            sums = hvg.clipped_sums(as_matrix(as_format(x, fmt, np.float64)), codes3, clip)
+            sums = getattr(hvg, f"clipped_sums_{fmt}")(*args, codes3, clip)
             genes, cells = hvg.pearson_sums(
                 as_matrix(as_format(x, fmt, np.float64)), codes3, 3
             )

@@ -20,7 +20,6 @@ import numba
 import numpy as np
 
 from .. import _welford as welford
-from .._columns import split_columns
 from .._input import sorted_indices
 from . import mean_var as moments
 from . import pearson
@@ -226,10 +225,15 @@ def welford_mean_var(
     in one pass, then ``Aggregate.mean_var``'s ``var *= n / (n - dof)``.  Every
     batch needs more than ``dof`` rows (``aggregate`` warns and gives NaN there).
     """
-    # CSC: each column in stored order, as `aggregate`; the flag is skip_zeros
-    # (sparse: stored zeros are values here) or count_nonzero (dense)
+    kern = dict(
+        csr=welford.welford_mean_var_csr,
+        csc=welford.welford_mean_var_csc,
+        dense=welford.welford_mean_var_dense,
+    )[m.fmt]
+    # CSC: each column in stored order, as `aggregate`; the last argument is
+    # skip_zeros (sparse: stored zeros are values here) or count_nonzero (dense)
     neither = False
-    mean, var, _ = welford.welford_mean_var(m, codes, n_batches, neither)
+    mean, var, _ = kern(*m.args, codes, n_batches, neither)
     n = np.bincount(codes[codes >= 0], minlength=n_batches)
     var *= (n / (n - dof))[:, np.newaxis]
     return mean, var
@@ -243,12 +247,11 @@ def clipped_sums(
     ``clip[b]``: batch ``b``'s clip value per gene.  scanpy clips and sums each
     batch's rows in order (CSC converted to CSR first), so do these (:mod:`.clipped_sums`).
     """
-    if m.fmt != "dense":
-        m = sorted_indices(m)
-    kern = dict(csr=clipped_sums_csr, csc=clipped_sums_csc, dense=clipped_sums_dense)
-    sq, s = np.zeros(clip.shape), np.zeros(clip.shape)
-    split_columns(lambda lo, hi: kern[m.fmt](*m.args, codes, clip, lo, hi, sq, s), m)
-    return sq, s
+    if m.fmt == "dense":
+        return clipped_sums_dense(*m.args, codes, clip)
+    m = sorted_indices(m)
+    kern = clipped_sums_csr if m.fmt == "csr" else clipped_sums_csc
+    return kern(*m.args, codes, clip)
 
 
 # -------------------------------------------------------------- dispersions

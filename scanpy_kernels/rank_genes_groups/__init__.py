@@ -10,8 +10,7 @@ code ``-1``.  All results equal scanpy 1.12.4's bit for bit (see each module).
 - :mod:`.group_stats`: ``group_sums_{csr,csc,dense}`` (sum, nnz) — one pass, all
   groups; mean, var ddof=1 and nnz come from the Welford kernels both families share
   (``scanpy_kernels._welford``).
-- :mod:`.rest_stats`: ``rest_mean_pts``, ``rest_var`` — each group's complement
-  (serial kernels ``*_range`` split over genes).
+- :mod:`.rest_stats`: ``rest_mean_pts``, ``rest_var`` — each group's complement.
 - :mod:`.wilcoxon`: ``ranksums_{csr,csc,dense}`` (rank sums, tie terms; zeros never
   sorted).
 - :mod:`.nan_ranks`: ``nan_rank_sums`` — the ranks scanpy's unstable sort gave NaNs.
@@ -30,7 +29,7 @@ from .drivers import (
 )
 from .group_stats import group_sums_csc, group_sums_csr, group_sums_dense
 from .nan_ranks import nan_rank_sums
-from .rest_stats import rest_mean_pts, rest_mean_pts_range, rest_var, rest_var_range
+from .rest_stats import rest_mean_pts, rest_var
 from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
 
 __all__ = [
@@ -45,9 +44,7 @@ __all__ = [
     "ranksums_csr",
     "ranksums_dense",
     "rest_mean_pts",
-    "rest_mean_pts_range",
     "rest_var",
-    "rest_var_range",
     "tie_factor",
     "wilcoxon_zscores",
 ]

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from .._welford import welford_mean_var
+from .._welford import (
+    welford_mean_var_csc,
+    welford_mean_var_csr,
+    welford_mean_var_dense,
+)
 from .group_stats import group_sums_csc, group_sums_csr, group_sums_dense
 from .nan_ranks import nan_rank_sums
 from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
@@ -47,6 +51,9 @@ def _with_remainder(codes: NDArray[np.integer], n_groups: int) -> NDArray[np.int
 
 
 _SUMS = dict(csr=group_sums_csr, csc=group_sums_csc, dense=group_sums_dense)
+_MEAN_VAR = dict(
+    csr=welford_mean_var_csr, csc=welford_mean_var_csc, dense=welford_mean_var_dense
+)
 _RANKSUMS = dict(csr=ranksums_csr, csc=ranksums_csc, dense=ranksums_dense)
 
 
@@ -73,7 +80,7 @@ def group_mean_var(
     # sparse: stored zeros skipped (skip_zeros); dense: nonzeros counted (count_nonzero)
     slots = _with_remainder(codes, n_groups)
     both = True
-    mean, var, nnz = welford_mean_var(m, slots, n_groups + 1, both)
+    mean, var, nnz = _call(_MEAN_VAR, m, slots, n_groups + 1, both)
     # Aggregate.mean_var(dof=1): var *= n / (n - 1), NaN for one cell; 0 for none
     sizes = np.bincount(slots, minlength=n_groups + 1)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -4,29 +4,16 @@ Reproduces ``_RankGenes._derive_rest_stats`` / ``_vars_rest`` of scanpy 1.12.4 b
 bit.  Inputs are the ``(n_groups + 1, n_genes)`` outputs of :mod:`.group_stats` (last
 row: cells in no selected group) and the slot sizes ``counts`` (``n_groups + 1``).
 The rest of group ``g`` is every cell not in ``g`` (remainder slot included).
-
-Each gene's statistics are independent of the others', so the kernels are serial
-builds over a range of genes ``lo <= j < hi`` that :func:`rest_mean_pts` /
-:func:`rest_var` split over threads (``toolkit.split_range``; docs/kernel-guide.md,
-"Compile time": the first call of a t-test compiled 1.2 s less than with ``prange``
-builds).  Any split gives the same bits.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+import numba
 import numpy as np
 
-from ..toolkit import helper, kernel, split_range, thread_scratch
+from ..toolkit import helper, kernel, thread_scratch
 
-if TYPE_CHECKING:
-    from numpy.typing import NDArray
-
-__all__ = ["rest_mean_pts", "rest_mean_pts_range", "rest_var", "rest_var_range"]
-
-#: genes per range at least: each costs a few operations per slot
-_MIN_GENES = 4096
+__all__ = ["rest_mean_pts", "rest_var"]
 
 
 def _ex_rest(rng, *, nnz):
@@ -42,29 +29,30 @@ def _ex_rest(rng, *, nnz):
     if not nnz:
         second[1] = np.nan  # ddof=1 variance of a single cell
         second[0] = 0.0
-    k = counts.size - 1
-    outs = (np.empty((k, 20)), np.empty((k, 20))) if nnz else (np.empty((k, 20)),)
-    return [(counts, mean, second, lo, hi, *outs) for lo, hi in ((0, 20), (3, 11))]
+    return [(counts, mean, second)]
 
 
 @kernel(
     signatures=[
-        (
-            "none(int64[::1], float64[:, ::1], int64[:, ::1], int64, int64,"
-            " float64[:, ::1], float64[:, ::1])"
-        )
+        "Tuple((float64[:, ::1], float64[:, ::1]))(int64[::1], float64[:, ::1], int64[:, ::1])"
     ],
     example=lambda rng: _ex_rest(rng, nnz=True),
-    parallel=False,
 )
-def rest_mean_pts_range(counts, mean, nnz, lo, hi, means_rest, pts_rest):
-    """Write genes ``lo <= j < hi`` of :func:`rest_mean_pts`' outputs."""
-    n_slots = mean.shape[0]
+def rest_mean_pts(counts, mean, nnz):
+    """``(means_rest, pts_rest)``, each ``(n_groups, n_genes)``.
+
+    ``total = Σ_i counts[i]·mean[i]`` (slots in order, as numpy's axis-0 sum),
+    ``means_rest[g] = (total - counts[g]·mean[g]) / (N - counts[g])`` and
+    ``pts_rest[g] = (Σ_i nnz[i] - nnz[g]) / (N - counts[g])``, ``N = Σ counts``.
+    """
+    n_slots, n_genes = mean.shape
     k = n_slots - 1
     n_total = 0
     for i in range(n_slots):
         n_total += counts[i]
-    for j in range(lo, hi):
+    means_rest = np.empty((k, n_genes))
+    pts_rest = np.empty((k, n_genes))
+    for j in numba.prange(n_genes):
         total = np.float64(counts[0]) * mean[0, j]
         nnz_total = nnz[0, j]
         for i in range(1, n_slots):
@@ -74,26 +62,6 @@ def rest_mean_pts_range(counts, mean, nnz, lo, hi, means_rest, pts_rest):
             n_rest = np.float64(n_total - counts[g])
             means_rest[g, j] = (total - np.float64(counts[g]) * mean[g, j]) / n_rest
             pts_rest[g, j] = np.float64(nnz_total - nnz[g, j]) / n_rest
-
-
-def rest_mean_pts(
-    counts: NDArray[np.int64], mean: NDArray[np.float64], nnz: NDArray[np.int64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Return ``(means_rest, pts_rest)``, each ``(n_groups, n_genes)``.
-
-    ``total = Σ_i counts[i]·mean[i]`` (slots in order, as numpy's axis-0 sum),
-    ``means_rest[g] = (total - counts[g]·mean[g]) / (N - counts[g])`` and
-    ``pts_rest[g] = (Σ_i nnz[i] - nnz[g]) / (N - counts[g])``, ``N = Σ counts``.
-    """
-    shape = (mean.shape[0] - 1, mean.shape[1])
-    means_rest, pts_rest = np.empty(shape), np.empty(shape)
-    split_range(
-        lambda lo, hi: rest_mean_pts_range(
-            counts, mean, nnz, lo, hi, means_rest, pts_rest
-        ),
-        mean.shape[1],
-        min_size=_MIN_GENES,
-    )
     return means_rest, pts_rest
 
 
@@ -114,22 +82,23 @@ def _chan(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
 
 
 @kernel(
-    signatures=[
-        (
-            "none(int64[::1], float64[:, ::1], float64[:, ::1], int64, int64,"
-            " float64[:, ::1])"
-        )
-    ],
+    signatures=["float64[:, ::1](int64[::1], float64[:, ::1], float64[:, ::1])"],
     example=lambda rng: _ex_rest(rng, nnz=False),
-    parallel=False,
 )
-def rest_var_range(counts, mean, var, lo, hi, out):
-    """Write genes ``lo <= j < hi`` of :func:`rest_var` into ``out``."""
-    n_slots = mean.shape[0]
+def rest_var(counts, mean, var):
+    """``vars_rest`` ``(n_groups, n_genes)``: leave-one-out variance (ddof=1) of each group.
+
+    ``M2_i = var_i (n_i - 1)`` (0 for ``n_i <= 1``); the rest of ``g`` is the Chan
+    combine of slots ``0..g-1`` (forward scan) with slots ``g+1..`` (backward scan),
+    ``var = M2 / (n - 1)``: scanpy's ``_vars_rest``, same order of operations.
+    """
+    n_slots, n_genes = mean.shape
     k = n_slots - 1
-    # forward and backward scans, (count, mean, M2) per slot
-    acc = thread_scratch(6 * n_slots, np.float64)[0]
-    for j in range(lo, hi):
+    out = np.empty((k, n_genes))
+    # per thread: forward and backward scans, (count, mean, M2) per slot
+    scans = thread_scratch(6 * n_slots, np.float64)
+    for j in numba.prange(n_genes):
+        acc = scans[numba.get_thread_id()]
         c, mu, m2 = 0.0, 0.0, 0.0
         for i in range(n_slots):  # forward: slots 0..i
             n_i = np.float64(counts[i])
@@ -157,21 +126,4 @@ def rest_var_range(counts, mean, var, lo, hi, out):
             else:
                 n_r, m2_r = acc[a], acc[a + 2]
             out[g, j] = m2_r / (n_r - 1.0)
-
-
-def rest_var(
-    counts: NDArray[np.int64], mean: NDArray[np.float64], var: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """``vars_rest`` ``(n_groups, n_genes)``: leave-one-out variance (ddof=1) of each group.
-
-    ``M2_i = var_i (n_i - 1)`` (0 for ``n_i <= 1``); the rest of ``g`` is the Chan
-    combine of slots ``0..g-1`` (forward scan) with slots ``g+1..`` (backward scan),
-    ``var = M2 / (n - 1)``: scanpy's ``_vars_rest``, same order of operations.
-    """
-    out = np.empty((mean.shape[0] - 1, mean.shape[1]))
-    split_range(
-        lambda lo, hi: rest_var_range(counts, mean, var, lo, hi, out),
-        mean.shape[1],
-        min_size=_MIN_GENES,
-    )
     return out
