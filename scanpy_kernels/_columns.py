@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ._input import Matrix
 
 __all__ = [
+    "SPLIT_VALUES",
     "balanced_column_blocks",
     "column_range",
     "csr_entries",

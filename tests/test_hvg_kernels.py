@@ -414,13 +414,9 @@ def test_pearson_ranges_any_split(x_counts, codes3, fmt):
             kern(*m.args, codes, 3, sg, sc, tot, clips, 100.0, zero, lo, hi, split)
         assert np.array_equal(split, whole), cuts
     # the zero terms' table, by ranges of gene levels
-    n_b = np.bincount(codes[codes >= 0], minlength=3).astype(np.int64)
-    _, c_val, c_cnt, _, c_start = pearson._levels(sc, codes, 3)
-    batch_of = np.repeat(np.arange(3, dtype=np.int64), n_genes)
-    batch_of[sg.ravel() == 0] = -1
-    _, g_val, _, g_grp, _ = pearson._levels(sg.ravel(), batch_of, 3)
-    args = (n_b, c_val, c_cnt, c_start, g_val, g_grp, tot, clips, 100.0)
-    n_lev = g_val.shape[0]
+    _, levels = pearson.zero_levels(codes, 3, sg, sc)
+    args = (*levels, tot, clips, 100.0)
+    n_lev = levels[4].shape[0]
     whole = np.zeros((n_lev, 3))
     hvg.pearson_zero_table(*args, 0, n_lev, whole)
     split = np.full((n_lev, 3), np.nan)

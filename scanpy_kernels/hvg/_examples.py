@@ -101,18 +101,14 @@ def _pearson_inputs(x, dtype, codes, nb):
 
 def pearson_table_examples(rng):
     """Make inputs of ``pearson_zero_table``: the levels of each case's sums."""
-    from .pearson import _levels
+    from .pearson import zero_levels
 
     out = []
     for x, dtype, _, codes, nb in _cases(rng, nonzero_cells=True):
         sg, sc, tot, clip, theta = _pearson_inputs(x, dtype, codes, nb)
-        n_b = np.bincount(codes[codes >= 0], minlength=nb).astype(np.int64)
-        _, c_val, c_cnt, _, c_start = _levels(sc, codes, nb)
-        batch_of = np.repeat(np.arange(nb, dtype=np.int64), sg.shape[1])
-        batch_of[sg.ravel() == 0] = -1
-        _, g_val, _, g_grp, _ = _levels(sg.ravel(), batch_of, nb)
-        inputs = (n_b, c_val, c_cnt, c_start, g_val, g_grp, tot, clip, theta)
-        n_lev = g_val.shape[0]
+        _, levels = zero_levels(codes, nb, sg, sc)
+        inputs = (*levels, tot, clip, theta)
+        n_lev = levels[4].shape[0]
         for lo, hi in ((0, n_lev), (n_lev // 4, n_lev // 2)):
             out.append((*inputs, lo, hi, np.zeros((n_lev, 3))))
     return out

@@ -71,6 +71,7 @@ import numpy as np
 from scipy import sparse
 
 from .._columns import (
+    SPLIT_VALUES,
     column_range,
     csr_entries,
     dense_entries,
@@ -108,6 +109,7 @@ __all__ = [
     "pearson_sums_dense",
     "pearson_zero_table",
     "pearson_zero_terms",
+    "zero_levels",
 ]
 
 
@@ -265,6 +267,28 @@ def pearson_zero_table(
         table[u, 2] = d
 
 
+def zero_levels(
+    codes: NDArray[np.int64],
+    n_groups: int,
+    sums_genes: NDArray[np.floating],
+    sums_cells: NDArray[np.floating],
+) -> tuple[NDArray[np.int64], tuple[NDArray, ...]]:
+    """Return each (batch, gene)'s gene level and :func:`pearson_zero_table`'s levels.
+
+    ``(gene_of, (n_per_batch, c_val, c_cnt, c_start, g_val, g_grp))``: ``gene_of``
+    ``(n_groups * n_genes,)`` is -1 for a zero gene sum; the cells per batch, the
+    distinct cell sums per batch (values, multiplicities, per-batch starts) and the
+    distinct nonzero gene sums with their batches.
+    """
+    n_per_batch = np.bincount(codes[codes >= 0], minlength=n_groups).astype(np.int64)
+    _, c_val, c_cnt, _, c_start = _levels(sums_cells, codes, n_groups)
+    flat = sums_genes.ravel()  # C-contiguous: a view
+    batch_of = np.repeat(np.arange(n_groups, dtype=np.int64), sums_genes.shape[1])
+    batch_of[flat == 0] = -1
+    gene_of, g_val, _, g_grp, _ = _levels(flat, batch_of, n_groups)
+    return gene_of, (n_per_batch, c_val, c_cnt, c_start, g_val, g_grp)
+
+
 def pearson_zero_terms(
     codes: NDArray[np.int64],
     n_groups: int,
@@ -278,38 +302,23 @@ def pearson_zero_terms(
 
     Zero-sum (batch, gene) pairs get zeros.  Cost: per batch, distinct nonzero gene
     sums x distinct cell sums residual evaluations (twice, in
-    :func:`pearson_zero_table`), not cells x genes; the levels are numpy.
+    :func:`pearson_zero_table`), not cells x genes; the levels are numpy
+    (:func:`zero_levels`).
     """
-    n_genes = sums_genes.shape[1]
-    n_per_batch = np.bincount(codes[codes >= 0], minlength=n_groups).astype(np.int64)
-    _, c_val, c_cnt, _, c_start = _levels(sums_cells, codes, n_groups)
-    flat = sums_genes.ravel()  # C-contiguous: a view
-    batch_of = np.repeat(np.arange(n_groups, dtype=np.int64), n_genes)
-    batch_of[flat == 0] = -1
-    gene_of, g_val, _, g_grp, _ = _levels(flat, batch_of, n_groups)
+    gene_of, levels = zero_levels(codes, n_groups, sums_genes, sums_cells)
+    c_val, g_val = levels[1], levels[4]  # the distinct cell sums and gene sums
     table = np.empty((g_val.shape[0], 3))
     split_range(
         lambda lo, hi: pearson_zero_table(
-            n_per_batch,
-            c_val,
-            c_cnt,
-            c_start,
-            g_val,
-            g_grp,
-            sum_total,
-            clip,
-            theta,
-            lo,
-            hi,
-            table,
+            *levels, sum_total, clip, theta, lo, hi, table
         ),
         g_val.shape[0],
-        min_size=max((1 << 18) // max(c_val.shape[0], 1), 1),
+        min_size=max(SPLIT_VALUES // max(c_val.shape[0], 1), 1),
     )
-    out = np.zeros((3, n_groups * n_genes))
+    out = np.zeros((3, gene_of.shape[0]))
     nonzero = gene_of >= 0
     out[:, nonzero] = table[gene_of[nonzero]].T
-    return out.reshape(3, n_groups, n_genes)
+    return out.reshape(3, n_groups, sums_genes.shape[1])
 
 
 @helper
@@ -524,22 +533,7 @@ def pearson_residual_var(
         "csc": pearson_residual_var_csc,
         "dense": pearson_residual_var_dense,
     }[m.fmt]
+    inputs = (codes, n_groups, sums_genes, sums_cells, sum_total, clip, theta, zero)
     out = np.zeros((n_groups, m.shape[1]))
-    split_columns(
-        lambda lo, hi: kernel_(
-            *m.args,
-            codes,
-            n_groups,
-            sums_genes,
-            sums_cells,
-            sum_total,
-            clip,
-            theta,
-            zero,
-            lo,
-            hi,
-            out,
-        ),
-        m,
-    )
+    split_columns(lambda lo, hi: kernel_(*m.args, *inputs, lo, hi, out), m)
     return out
