@@ -78,11 +78,9 @@ def _pipeline(session: nox.Session, *args: str, posargs: bool = True) -> None:
 
 def _pristine_scanpy(session: nox.Session) -> str:
     """Requirement for scanpy from the pinned, sha256-verified sdist (tools.sdist)."""
-    path = (
-        session.run("python", "-m", "tools.sdist", "path", silent=True)
-        .strip()
-        .splitlines()[-1]
-    )
+    # run_install: it also runs under `--install-only` (a plain run returns None there)
+    out = session.run_install("python", "-m", "tools.sdist", "path", silent=True)
+    path = out.strip().splitlines()[-1]
     return f"scanpy[skmisc] @ {Path(path).as_uri()}"
 
 

@@ -20,13 +20,15 @@ N_TOP = 2000
 @dataclass(frozen=True)
 class Case:
     name: str
-    family: str  # "hvg", "rgg", "qc", "filter", "normalize", "scale" or "regress"
+    family: str  # "hvg", "rgg", "qc", "filter", "normalize", "scale", "regress", "metrics"
     log1p: bool  # input: log-normalised (True) or raw counts (False)
     call: Callable[[Any, Any], Any]  # (scanpy module, adata) -> result
     needs_group: bool = False
     needs_batch: bool = False
     public: str | None = None  # comparable public implementation: "biosparse" / "illico"
     label: str = ""
+    #: (adata) -> None: input the call needs, added once before it is timed
+    prepare: Callable[[Any], None] | None = None
 
     def applies(self, adata: Any) -> bool:
         return (not self.needs_group or "group" in adata.obs) and (
@@ -127,6 +129,32 @@ def _scale_no_center(sc: Any, adata: Any) -> Any:
     sc.pp.scale(adata, zero_center=False, max_value=10)
 
 
+def _with_graph(adata: Any, k: int = 15) -> None:
+    """A 15-neighbour cell graph as ``sc.pp.neighbors`` stores it, and the first
+    :data:`N_TOP` genes in ``obsm["X_hvg"]`` (built once per process, numpy/scipy, the
+    same on both sides: a random graph, not scanpy's UMAP weights)."""
+    from scipy import sparse
+
+    if "connectivities" in adata.obsp:
+        return
+    rng = np.random.default_rng(0)
+    n = adata.n_obs
+    rows = np.repeat(np.arange(n), k)
+    g = sparse.csr_matrix((rng.random(n * k), (rows, rng.integers(0, n, n * k))), (n, n))
+    adata.obsp["connectivities"] = ((g + g.T) * 0.5).astype(np.float32).tocsr()
+    adata.uns["neighbors"] = {"connectivities_key": "connectivities", "params": {}}
+    adata.obsm["X_hvg"] = adata.X[:, : _n_top(adata)].tocsr()
+
+
+def _metric(name: str) -> Callable[[Any, Any], Any]:
+    def call(sc: Any, adata: Any) -> Any:
+        """The metric of N_TOP genes (log-normalised, sparse) on the cell graph."""
+        _with_graph(adata)  # (prepared before the timed calls: a no-op there)
+        return getattr(sc.metrics, name)(adata, obsm="X_hvg")
+
+    return call
+
+
 CASES: dict[str, Case] = {
     c.name: c
     for c in (
@@ -176,6 +204,10 @@ CASES: dict[str, Case] = {
              label="regress_out(['total', 'n_genes']): two continuous keys"),
         Case("scale", "scale", True, _scale,
              label="scale(max_value=10): all genes, zero-centred (a dense float64 result)"),
+        Case("morans_i", "metrics", True, _metric("morans_i"), prepare=_with_graph,
+             label="metrics.morans_i of 2,000 genes, 15-neighbour graph"),
+        Case("gearys_c", "metrics", True, _metric("gearys_c"), prepare=_with_graph,
+             label="metrics.gearys_c of 2,000 genes, 15-neighbour graph"),
         Case("scale_no_center", "scale", True, _scale_no_center,
              label="scale(zero_center=False, max_value=10), in place"),
     )

@@ -23,16 +23,20 @@ FUNCTIONS: dict[str, list[str]] = {
     "sc.pp.normalize_total": ["normalize_total", "normalize_total_median"],
     "sc.pp.scale": ["scale", "scale_no_center"],
     "sc.pp.regress_out": ["regress_out", "regress_out_continuous"],
+    "sc.metrics.morans_i": ["morans_i"],
+    "sc.metrics.gearys_c": ["gearys_c"],
 }
 #: one case per kernel family, for the larger sizes and the cells scaling
 SUBSET = [
     "hvg_seurat", "hvg_seurat_v3", "hvg_pearson", "rgg_wilcoxon", "rgg_t-test", "qc_metrics",
     "normalize_total", "scale_no_center",
 ]
-#: M, CSC and --quick: everything but the three slower Wilcoxon variants and
+#: M, CSC and --quick: everything but the three slower Wilcoxon variants,
 #: regress_out (pristine fits one statsmodels GLM per gene: minutes on M; its M
-#: figure is measured with ``--cases regress_out --sizes M``)
-LIGHT = [c for c in CASES if not c.startswith("rgg_wilcoxon_") and c != "regress_out"]
+#: figure is measured with ``--cases regress_out --sizes M``) and the metrics
+#: (pristine: 20-30 s a call on M; ``--cases morans_i,gearys_c --sizes M``)
+HEAVY = ("regress_out", "morans_i", "gearys_c")
+LIGHT = [c for c in CASES if not c.startswith("rgg_wilcoxon_") and c not in HEAVY]
 
 
 #: the defaults section times each short case for at least this long (seconds; at

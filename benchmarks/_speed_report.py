@@ -340,6 +340,10 @@ def write_report(res: dict[str, Any], out: Path) -> None:
 
 #: busy threads at or above this share of the threads count as all of them busy
 SATURATED = 0.95
+#: busy threads within this of pristine's count as as many: the resolution of the
+#: measurement (CPU time is accounted per scheduler tick; two serial implementations
+#: measured 0.99983 and 0.99999 in one CI run, and failed the exact comparison)
+BUSY_RESOLUTION = 0.01
 
 
 def defaults_check(res: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -347,10 +351,10 @@ def defaults_check(res: dict[str, Any]) -> tuple[list[str], list[str]]:
 
     A user who changes nothing must not get a slower call (median of the paired
     speed-ups ≥ 1) nor one that keeps fewer threads busy (patched busy threads, the
-    median CPU seconds per wall second, ≥ pristine's, unless patched keeps
-    :data:`SATURATED` of the threads busy: then both sides are at the machine's
-    ceiling, where CPU accounting and OpenMP's spinning, which counts as busy, decide
-    the last hundredths).
+    median CPU seconds per wall second, ≥ pristine's less :data:`BUSY_RESOLUTION`,
+    unless patched keeps :data:`SATURATED` of the threads busy: then both sides are at
+    the machine's ceiling, where CPU accounting and OpenMP's spinning, which counts as
+    busy, decide the last hundredths).
     """
     threads = max((r["threads"] for r in res["runs"] if r["section"] == "defaults"), default=2)
     lines, failures = [], []
@@ -365,7 +369,8 @@ def defaults_check(res: dict[str, Any]) -> tuple[list[str], list[str]]:
             if c["ratio"] < 1:
                 bad.append("slower")
             if (c["busy_a"] is not None and c["busy_b"] is not None
-                    and c["busy_b"] < min(c["busy_a"], SATURATED * threads)):
+                    and c["busy_b"] < min(c["busy_a"] - BUSY_RESOLUTION,
+                                          SATURATED * threads)):
                 bad.append("fewer busy threads")
             lines.append(f"{'':<{len(data) + len(fmt) + 21}}{case:<26} {c['ratio']:>8.2f}x "
                          f"{c['busy_a'] or 0:>14.2f} {c['busy_b'] or 0:>13.2f}"

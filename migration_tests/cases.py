@@ -5,7 +5,7 @@ path below ``scanpy`` (``pp.highly_variable_genes``); ``kwargs`` values are plai
 values or *resolvers* (:class:`VarMask`, :class:`Category`) that are turned into
 values against the concrete input at run time. Families group the cases a patch
 migrates (the ``Migrates:`` trailer of the patch): ``hvg``, ``rank_genes_groups``,
-``qc``, ``filter``, ``normalize``, ``scale`` and ``regress``.
+``qc``, ``filter``, ``normalize``, ``scale``, ``regress`` and ``metrics``.
 
 Bad-input cases are ordinary cases whose call raises: the runner records the
 exception type and message, and the comparator requires the same error.
@@ -26,7 +26,16 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = ("filter", "hvg", "normalize", "qc", "rank_genes_groups", "regress", "scale")
+FAMILIES = (
+    "filter",
+    "hvg",
+    "metrics",
+    "normalize",
+    "qc",
+    "rank_genes_groups",
+    "regress",
+    "scale",
+)
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -72,12 +81,24 @@ class Categories:
         return [str(cats[i]) for i in self.indices]
 
 
-type Resolver = VarMask | ObsMask | Category | Categories
+@dataclass(frozen=True)
+class ObsValues:
+    """The values of ``adata.obs[column]`` (a one-dimensional ``vals``)."""
+
+    column: str
+
+    def resolve(self, adata: AnnData) -> np.ndarray:
+        return adata.obs[self.column].to_numpy()
+
+
+type Resolver = VarMask | ObsMask | Category | Categories | ObsValues
 
 
 def resolve_kwargs(kwargs: Mapping[str, Any], adata: AnnData) -> dict[str, Any]:
     return {
-        k: v.resolve(adata) if isinstance(v, VarMask | ObsMask | Category | Categories) else v
+        k: v.resolve(adata)
+        if isinstance(v, VarMask | ObsMask | Category | Categories | ObsValues)
+        else v
         for k, v in kwargs.items()
     }
 
@@ -145,7 +166,7 @@ HVG_EXP = "experimental.pp.highly_variable_genes"
 
 
 def _kw_tag(kwargs: Mapping[str, Any]) -> str:
-    def fmt(v: Any) -> str:
+    def fmt(v: Any) -> str:  # noqa: PLR0911 (one return per resolver)
         if isinstance(v, VarMask):
             return f"mask{v.every}"
         if isinstance(v, ObsMask):
@@ -154,6 +175,8 @@ def _kw_tag(kwargs: Mapping[str, Any]) -> str:
             return f"{v.column}[{v.index}]"
         if isinstance(v, Categories):
             return f"{v.column}{list(v.indices)}"
+        if isinstance(v, ObsValues):
+            return f"obs[{v.column}]"
         if isinstance(v, list | tuple):
             return "+".join(map(str, v))
         return str(v)
@@ -823,9 +846,60 @@ def _regress_continuous_cases() -> Iterator[Case]:
     for spec, kw in opts:
         yield _case("regress", REGRESS, spec, "continuous", **kw)
     real = [Real(file, CSR32, values="log1p", covariates=True) for file in REAL_FILES]
-    real.append(Real("kang_muscat_8684x2511_counts.h5ad", CSR64_I64, values="log1p", covariates=True))
+    real.append(
+        Real("kang_muscat_8684x2511_counts.h5ad", CSR64_I64, values="log1p", covariates=True)
+    )
     for spec in real:
         yield _case("regress", REGRESS, spec, "continuous", keys=["total_counts", "n_genes"])
+
+
+# --- metrics (Moran's I, Geary's C) ---------------------------------------------------
+
+MORANS_I = "metrics.morans_i"
+GEARYS_C = "metrics.gearys_c"
+METRICS_SIZE = {"n_obs": 400, "n_vars": 90, "density": 0.2, "seed": 5}
+
+
+def metrics_cases() -> Iterator[Case]:
+    """morans_i / gearys_c: every layout of ``vals``, every source of it, bad input."""
+    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, DUP32, DUP_CSC64, COUNTS_CSR_INT)
+    base = gen(
+        METRICS_SIZE,
+        CSR32,
+        values="log1p",
+        graph=True,
+        layers=(("counts", "counts"),),
+        raw="counts",
+    )
+    opts: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"layer": "counts"}),
+        (base, {"use_raw": True}),
+        (base, {"obsm": "X_pca"}),  # a constant component: NaN and a warning
+        (base, {"obsp": "distances"}),
+        (base, {"use_graph": "distances"}),
+        (base, {"use_graph": "weights64"}),  # float64 weights (TOLERANCES.md)
+        (gen(MEDIUM, DENSE32, values="log1p", graph=True), {"use_graph": "weights64"}),
+        (base, {"neighbors_key": "neighbors"}),
+        (base, {"vals": ObsValues("pct")}),  # one-dimensional: scanpy's own code
+        (gen(SPARSE, CSR32, values="log1p", graph=True), {}),  # constant genes
+        (gen(SPARSE, DENSE64, values="log1p", graph=True), {}),
+        # bad input: errors must match
+        (base, {"use_graph": "distances", "neighbors_key": "neighbors"}),
+        (gen(METRICS_SIZE, CSR32, values="log1p"), {}),  # no neighbors
+        (base, {"layer": "no_such_layer"}),
+    ]
+    for func in (MORANS_I, GEARYS_C):
+        label = func.rpartition(".")[2]
+        for lay in layouts:
+            values = "counts" if lay is COUNTS_CSR_INT else "log1p"
+            yield _case("metrics", func, gen(METRICS_SIZE, lay, values=values, graph=True), label)
+        for spec, kw in opts:
+            yield _case("metrics", func, spec, label, **kw)
+        for lay in (CSR32, DENSE32):
+            real = Real(
+                "kang_muscat_example_1556x1267_counts.h5ad", lay, values="log1p", graph=True
+            )
+            yield _case("metrics", func, real, label)
 
 
 # --- registry -------------------------------------------------------------------------
@@ -846,6 +920,7 @@ def all_cases() -> list[Case]:
         *normalize_cases(),
         *scale_cases(),
         *regress_cases(),
+        *metrics_cases(),
     ]
     seen: set[str] = set()
     for c in cases:

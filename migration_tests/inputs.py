@@ -80,12 +80,15 @@ class Generated:
     # numeric obs column `score`; `nan` also puts NaNs in a few genes
     edges: bool = False
     nan: bool = False
+    # a cell graph (`cell_graph`): obsp, uns["neighbors"], obsm["X_pca"] (metrics)
+    graph: bool = False
 
     @property
     def tag(self) -> str:
         extra = "".join(f"+L{n}" for n, _ in self.layers) + ("+raw" if self.raw else "")
         extra += f"+base{self.log1p_base:g}" if self.log1p_base is not None else ""
         extra += ("+edges" if self.edges else "") + ("+nan" if self.nan else "")
+        extra += "+graph" if self.graph else ""
         return (
             f"gen{self.n_obs}x{self.n_vars}d{int(self.density * 100)}s{self.seed}-"
             f"{self.values}-{self.layout.tag}{extra}"
@@ -101,12 +104,14 @@ class Real:
     raw: Values | None = None
     # numeric obs columns from the counts: total_counts, n_genes (regress_out's keys)
     covariates: bool = False
+    graph: bool = False
 
     @property
     def tag(self) -> str:
         stem = self.file.removesuffix(".h5ad").removesuffix("_counts")
         extra = "".join(f"+L{n}" for n, _ in self.layers) + ("+raw" if self.raw else "")
         extra += "+cov" if self.covariates else ""
+        extra += "+graph" if self.graph else ""
         return f"{stem}-{self.values}-{self.layout.tag}{extra}"
 
 
@@ -287,7 +292,39 @@ def _assemble(
         adata.uns["log1p"] = {"base": base}
     # a var column for `mask_var="expressed_mask"`: every gene except each 4th one
     adata.var["expressed_mask"] = np.arange(adata.n_vars) % 4 != 0
+    if spec.graph:
+        add_cell_graph(adata, seed)
     return adata
+
+
+def add_cell_graph(adata: AnnData, seed: int, k: int = 15) -> None:
+    """A kNN-like cell graph as `sc.pp.neighbors` stores it, and a float32 `X_pca`.
+
+    ``k`` random neighbours per cell with random weights, symmetrized (float32, as
+    scanpy's connectivities), in ``obsp["connectivities"]``/``["distances"]`` and
+    ``uns["neighbors"]``, and as float64 in ``obsp["weights64"]``; ``obsm["X_pca"]``: 12 random components, one constant;
+    ``obs["pct"]``: a numeric column.
+    """
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed + 7)
+    n = adata.n_obs
+    rows = np.repeat(np.arange(n), k)
+    g = sparse.csr_matrix((rng.random(n * k), (rows, rng.integers(0, n, n * k))), (n, n))
+    g = ((g + g.T) * 0.5).astype(np.float32).tocsr()
+    adata.obsp["connectivities"] = g
+    adata.obsp["distances"] = g.copy()
+    # float64 weights: their sum's last bits depend on the order it is taken in
+    adata.obsp["weights64"] = (g.astype(np.float64) * np.pi).tocsr()
+    adata.uns["neighbors"] = {
+        "connectivities_key": "connectivities",
+        "distances_key": "distances",
+        "params": {"method": "umap", "n_neighbors": k},
+    }
+    adata.obs["pct"] = rng.gamma(2.0, size=n)  # one-dimensional `vals`
+    pca = rng.normal(size=(n, 12)).astype(np.float32)
+    pca[:, 5] = 1.0  # constant: NaN and a warning in both metrics
+    adata.obsm["X_pca"] = pca
 
 
 @cache

@@ -79,6 +79,10 @@ def fresh_copy(a: AnnData) -> AnnData:
     )
     for k, v in _layers(a).items():
         b.layers[k] = copy_matrix(v)
+    for k, v in a.obsm.items():
+        b.obsm[k] = copy_matrix(v)
+    for k, v in a.obsp.items():  # a cell graph (metrics)
+        b.obsp[k] = copy_matrix(v)
     if a.raw is not None:
         b.raw = AnnData(X=copy_matrix(a.raw.X), obs=a.obs.copy(), var=a.raw.var.copy())
     return b

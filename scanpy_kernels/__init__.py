@@ -23,6 +23,9 @@ calls a family's drivers and writes the results:
   :func:`.regress.regress_out_categorical`;
 - :mod:`.filtering`: ``filter_cells``/``filter_genes``: :func:`.filtering.n_positive`
   (expressed genes per cell, expressing cells per gene; numpy and scipy only);
+- :mod:`.metrics`: ``metrics.morans_i``/``metrics.gearys_c`` of many features:
+  :func:`.metrics.morans_i`, :func:`.metrics.gearys_c` (one walk over the graph for a
+  block of features);
 - :mod:`.counts`: :func:`.counts.are_counts` (the raw-count check; kernel
   :func:`.counts.nonnegative_integers`).
 
@@ -32,7 +35,17 @@ Drivers own block planning, memory budgets, thread slots and format routing; ker
 
 from __future__ import annotations
 
-from . import counts, filtering, hvg, normalize, qc, rank_genes_groups, regress, scale
+from . import (
+    counts,
+    filtering,
+    hvg,
+    metrics,
+    normalize,
+    qc,
+    rank_genes_groups,
+    regress,
+    scale,
+)
 from ._input import Matrix, UnsupportedInputError, as_matrix, sorted_indices
 from ._version import __version__
 
@@ -44,6 +57,7 @@ __all__ = [
     "counts",
     "filtering",
     "hvg",
+    "metrics",
     "normalize",
     "qc",
     "rank_genes_groups",

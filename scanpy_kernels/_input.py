@@ -74,7 +74,7 @@ class Matrix:
 
     ``fmt`` ``"csr"``/``"csc"``: ``data``, ``indices``, ``indptr`` are the compressed
     components (indices and indptr of one dtype); ``"dense"``: ``data`` is the
-    C-contiguous 2D array.  ``shape`` is ``(n_rows, n_cols)`` either way.
+    C-contiguous 2D array (any memory order with ``as_matrix(x, strided=True)``).  ``shape`` is ``(n_rows, n_cols)`` either way.
     """
 
     fmt: Literal["csr", "csc", "dense"]
@@ -151,6 +151,7 @@ def as_matrix(
     sort_csc: bool = False,
     duplicates: Literal["sum", "raise"] = "raise",
     stored: bool = False,
+    strided: bool = False,
 ) -> Matrix:
     """Return ``x`` as the kernels take it, or raise :class:`UnsupportedInputError`.
 
@@ -178,6 +179,9 @@ def as_matrix(
         a row's values in stored order, as scanpy does: nothing is copied or sorted.
         Only ``indptr`` is checked (O(rows)); kernels that index by ``indices``
         check their range themselves.
+    strided
+        Keep a float32/float64 array in any memory order (no copy), for kernels
+        declared over ``[:, :]`` arrays (``metrics``: scanpy's ``vals`` is ``X.T``).
 
     Raises
     ------
@@ -196,8 +200,9 @@ def as_matrix(
             msg = f"a {x.ndim}D array"
             raise UnsupportedInputError(msg)
         dtype = _value_dtype(x.dtype, convert=convert)
-        if x.dtype != dtype or not x.flags.c_contiguous:
-            if not (convert or x.flags.c_contiguous):
+        contiguous = x.flags.c_contiguous or strided
+        if x.dtype != dtype or not contiguous:
+            if not (convert or contiguous):
                 msg = "an array that is not C-contiguous"
                 raise UnsupportedInputError(msg)
             x = np.ascontiguousarray(x, dtype=dtype)

@@ -23,8 +23,8 @@ import pytest
 WORK = textwrap.dedent(
     """
     import numpy as np, scipy.sparse as sp
-    from scanpy_kernels import (as_matrix, counts, filtering, hvg, normalize, qc,
-                                rank_genes_groups as rgg, regress, scale)
+    from scanpy_kernels import (as_matrix, counts, filtering, hvg, metrics, normalize,
+                                qc, rank_genes_groups as rgg, regress, scale)
 
     def matrices(seed):
         rng = np.random.default_rng(seed)
@@ -68,6 +68,11 @@ WORK = textwrap.dedent(
         for raw in (x, mixed, csc):
             m = as_matrix(raw, stored=True)
             out += [filtering.n_positive(m, axis=axis) for axis in (0, 1)]
+        g = sp.random(x.shape[0], x.shape[0], density=0.01, format="csr", random_state=seed)
+        g = as_matrix(g + g.T, stored=True)
+        for vals in (np.nan_to_num(dense).T, sp.csr_matrix(np.nan_to_num(dense).T)):
+            v = as_matrix(vals.astype(np.float64), stored=True, strided=True)
+            out += [metrics.morans_i(v, g), metrics.gearys_c(v, g)]
         c = as_matrix(cnt)
         out += hvg.welford_mean_var(c, codes, 3)
         out += hvg.clipped_sums(c, codes, np.full((3, c.shape[1]), 4.0))

@@ -708,7 +708,7 @@ def test_cases_are_unique_and_cover_the_families():
     funcs = {c.func for c in all_cases}
     assert funcs == {
         cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC, cases.NORM, cases.SCALE, cases.REGRESS,
-        cases.FILTER_CELLS, cases.FILTER_GENES,
+        cases.FILTER_CELLS, cases.FILTER_GENES, cases.MORANS_I, cases.GEARYS_C,
     }
     for func, thresholds in [
         (cases.FILTER_CELLS, {"min_genes", "max_genes", "min_counts", "max_counts"}),
@@ -904,7 +904,8 @@ def test_numba_compile_warnings_are_not_recorded():
 
 
 def test_defaults_check_busy_threads_rule():
-    """Slower fails; fewer busy threads fails unless patched keeps ≥ 95% of them busy."""
+    """Slower fails; fewer busy threads (by more than 0.01) fails unless patched keeps
+    ≥ 95% of them busy."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -925,3 +926,6 @@ def test_defaults_check_busy_threads_rule():
     assert check((1.0, 1.2), (2.0, 2.4)) == ["S csr qc_metrics: slower"]
     assert check((1.0, 1.9), (0.5, 0.6)) == ["S csr qc_metrics: fewer busy threads"]
     assert check((1.0, 1.98), (0.5, 0.97)) == []  # 1.94 of 2: at the ceiling
+    # two serial sides, 0.9998 against 1.0: within the measurement's resolution
+    assert check((1.0, 1.0), (0.5, 0.4999)) == []
+    assert check((1.0, 1.0), (0.5, 0.49)) == ["S csr qc_metrics: fewer busy threads"]

@@ -26,6 +26,7 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_filter_rank_genes_groups.py",
     ),
     "src/scanpy/preprocessing/_qc.py": ("tests/test_qc_metrics.py",),
+    "src/scanpy/metrics/": ("tests/test_metrics.py",),
     "src/scanpy/_utils/__init__.py": ("tests/test_utils.py",),
     "src/scanpy/_kernels/": ("tests/test_package_structure.py",),
     "src/scanpy/__init__.py": ("tests/test_package_structure.py",),
@@ -35,6 +36,7 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
 FAMILY_TESTS: dict[str, tuple[str, ...]] = {
     "filter": ("tests/test_preprocessing.py", "tests/test_preprocessing_distributed.py"),
     "hvg": ("tests/test_highly_variable_genes.py", "tests/test_normalization.py"),
+    "metrics": ("tests/test_metrics.py",),
     "normalize": ("tests/test_normalization.py",),
     "regress": ("tests/test_preprocessing.py",),
     "scale": ("tests/test_scaling.py", "tests/test_preprocessing.py"),
