@@ -21,9 +21,9 @@ numba's ``sum``/``mean`` add one element after the other from ``0.0``, and scanp
 inner functions are serial, so every sum here is sequential in scanpy's order: the
 results are bitwise scanpy's.  scanpy walks the graph once per feature, allocating two
 temporaries per row; here :data:`BLOCK` features share one walk: their values sit side
-by side per cell (``z[cell * BLOCK + lane]``), so a graph entry costs one
-``BLOCK``-wide multiply-add (a vector instruction) and the features' arithmetic stays
-independent, lane by lane.  The kernels are parallel over the blocks (each in its
+by side per cell (``z[cell * BLOCK + lane]``), so a graph entry costs one 64-byte
+line and ``BLOCK`` independent multiply-adds into sums held in registers, and the
+features' arithmetic stays independent, lane by lane.  The kernels are parallel over the blocks (each in its
 thread's scratch), so the thread count does not change a bit.
 
 The kernels take the values first (``vals``' CSR components or the 2D array in any
@@ -303,9 +303,8 @@ def _geary_dense_denominators(z, n, w, k0, nb, acc, out):
             d = z[i * BLOCK + b] - mean[b]
             ss[b] += d * d
     for b in range(nb):
-        out[k0 + b] = (
-            (n - 1) * acc[b] / (2 * w * ss[b])
-        )  # race-free: the block's own features
+        c = (n - 1) * acc[b] / (2 * w * ss[b])
+        out[k0 + b] = c  # race-free: the block's own features
 
 
 # Each kernel is parallel over the blocks of BLOCK features in ``lo <= k < hi``; a
