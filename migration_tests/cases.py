@@ -26,16 +26,7 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = (
-    "filter",
-    "hvg",
-    "metrics",
-    "normalize",
-    "qc",
-    "rank_genes_groups",
-    "regress",
-    "scale",
-)
+FAMILIES = ("filter", "hvg", "metrics", "normalize", "qc", "rank_genes_groups", "regress", "scale")
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -96,9 +87,7 @@ type Resolver = VarMask | ObsMask | Category | Categories | ObsValues
 
 def resolve_kwargs(kwargs: Mapping[str, Any], adata: AnnData) -> dict[str, Any]:
     return {
-        k: v.resolve(adata)
-        if isinstance(v, VarMask | ObsMask | Category | Categories | ObsValues)
-        else v
+        k: v.resolve(adata) if isinstance(v, Resolver.__value__) else v
         for k, v in kwargs.items()
     }
 
@@ -846,9 +835,7 @@ def _regress_continuous_cases() -> Iterator[Case]:
     for spec, kw in opts:
         yield _case("regress", REGRESS, spec, "continuous", **kw)
     real = [Real(file, CSR32, values="log1p", covariates=True) for file in REAL_FILES]
-    real.append(
-        Real("kang_muscat_8684x2511_counts.h5ad", CSR64_I64, values="log1p", covariates=True)
-    )
+    real.append(Real("kang_muscat_8684x2511_counts.h5ad", CSR64_I64, values="log1p", covariates=True))
     for spec in real:
         yield _case("regress", REGRESS, spec, "continuous", keys=["total_counts", "n_genes"])
 

@@ -80,7 +80,7 @@ class Generated:
     # numeric obs column `score`; `nan` also puts NaNs in a few genes
     edges: bool = False
     nan: bool = False
-    # a cell graph (`cell_graph`): obsp, uns["neighbors"], obsm["X_pca"] (metrics)
+    # a cell graph (`add_cell_graph`): obsp, uns["neighbors"], obsm["X_pca"] (metrics)
     graph: bool = False
 
     @property
@@ -302,8 +302,8 @@ def add_cell_graph(adata: AnnData, seed: int, k: int = 15) -> None:
 
     ``k`` random neighbours per cell with random weights, symmetrized (float32, as
     scanpy's connectivities), in ``obsp["connectivities"]``/``["distances"]`` and
-    ``uns["neighbors"]``, and as float64 in ``obsp["weights64"]``; ``obsm["X_pca"]``: 12 random components, one constant;
-    ``obs["pct"]``: a numeric column.
+    ``uns["neighbors"]``, and as float64 in ``obsp["weights64"]``; ``obsm["X_pca"]``:
+    12 random components, one constant; ``obs["pct"]``: a numeric column.
     """
     from scipy import sparse
 

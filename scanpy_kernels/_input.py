@@ -74,7 +74,8 @@ class Matrix:
 
     ``fmt`` ``"csr"``/``"csc"``: ``data``, ``indices``, ``indptr`` are the compressed
     components (indices and indptr of one dtype); ``"dense"``: ``data`` is the
-    C-contiguous 2D array (any memory order with ``as_matrix(x, strided=True)``).  ``shape`` is ``(n_rows, n_cols)`` either way.
+    C-contiguous 2D array (any memory order with ``as_matrix(x, strided=True)``).
+    ``shape`` is ``(n_rows, n_cols)`` either way.
     """
 
     fmt: Literal["csr", "csc", "dense"]

@@ -310,9 +310,8 @@ def _geary_dense_denominators(z, n, w, k0, nb, acc, out):
 # Each kernel is parallel over the blocks of BLOCK features in ``lo <= k < hi``; a
 # block's lanes and sums live in its thread's scratch rows (``numba.get_thread_id``).
 @helper
-def _moran(zs, accs, n, g_data, g_indices, g_indptr, w, lo, hi, blk, out):
-    """Moran's I of block ``blk`` from its thread's lanes."""
-    k0, nb = _span(lo, hi, blk)
+def _moran(zs, accs, n, g_data, g_indices, g_indptr, w, k0, nb, out):
+    """Moran's I of the block at ``k0`` (``nb`` features) from its thread's lanes."""
     tid = numba.get_thread_id()
     _moran_block(zs[tid], n, g_data, g_indices, g_indptr, w, k0, nb, accs[tid], out)
 
@@ -325,7 +324,7 @@ def morans_i_csr(data, indices, indptr, n_rows, n_cols, g_data, g_indices, g_ind
     for blk in numba.prange((hi - lo + BLOCK - 1) // BLOCK):
         k0, nb = _span(lo, hi, blk)
         _csr_block(data, indices, indptr, k0, nb, zs[numba.get_thread_id()])
-        _moran(zs, accs, n_cols, g_data, g_indices, g_indptr, w, lo, hi, blk, out)
+        _moran(zs, accs, n_cols, g_data, g_indices, g_indptr, w, k0, nb, out)
 
 
 @kernel(signatures=_DENSE_SIGS, example=_dense_example)
@@ -336,7 +335,7 @@ def morans_i_dense(x, g_data, g_indices, g_indptr, w, lo, hi, out):
     for blk in numba.prange((hi - lo + BLOCK - 1) // BLOCK):
         k0, nb = _span(lo, hi, blk)
         _dense_block(x, k0, nb, zs[numba.get_thread_id()])
-        _moran(zs, accs, x.shape[1], g_data, g_indices, g_indptr, w, lo, hi, blk, out)
+        _moran(zs, accs, x.shape[1], g_data, g_indices, g_indptr, w, k0, nb, out)
 
 
 @kernel(signatures=_CSR_SIGS, example=_csr_example)

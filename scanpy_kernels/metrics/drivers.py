@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._input import CANONICAL, Matrix, UnsupportedInputError, _structure, corrupt_error
+from .._input import (
+    CANONICAL,
+    Matrix,
+    UnsupportedInputError,
+    _index_dtype,
+    _structure,
+    corrupt_error,
+)
 from .autocorr import (
     gearys_c_csr,
     gearys_c_dense,
@@ -76,7 +83,7 @@ def features_major(vals: Matrix) -> Matrix:
 
 
 def _per_feature(vals: Matrix, graph: Matrix, kernels: dict[str, Callable]) -> NDArray:
-    """Run ``kernels[vals.fmt]`` over ranges of ``vals``' rows; check the inputs first."""
+    """Run ``kernels[vals.fmt]`` over all of ``vals``' rows; check the inputs first."""
     n_features, n_cells = vals.shape
     if graph.fmt != "csr" or graph.shape != (n_cells, n_cells):
         msg = (
@@ -91,8 +98,9 @@ def _per_feature(vals: Matrix, graph: Matrix, kernels: dict[str, Callable]) -> N
         raise corrupt_error(graph)
     if vals.fmt == "csr" and not _in_range(vals.indices, n_cells):
         raise corrupt_error(vals)
-    index = graph.indices.dtype if vals.fmt == "dense" else vals.indices.dtype
-    index = np.promote_types(index, graph.indices.dtype)
+    # one index dtype for graph and vals, the input layer's rule
+    indexed = (graph,) if vals.fmt == "dense" else (graph, vals)
+    index = _index_dtype(*(m.indices.dtype for m in indexed))
     g = (
         np.asarray(graph.data, np.float64),  # scanpy: graph.astype(np.float64)
         graph.indices.astype(index, copy=False),
