@@ -20,7 +20,7 @@ N_TOP = 2000
 @dataclass(frozen=True)
 class Case:
     name: str
-    family: str  # "hvg", "rgg", "qc", "filter", "normalize", "scale", "regress", "metrics"
+    family: str  # "hvg", "rgg", "qc", "filter", "normalize", "scale", "regress", "metrics", "aggregate"
     log1p: bool  # input: log-normalised (True) or raw counts (False)
     call: Callable[[Any, Any], Any]  # (scanpy module, adata) -> result
     needs_group: bool = False
@@ -155,6 +155,13 @@ def _metric(name: str) -> Callable[[Any, Any], Any]:
     return call
 
 
+def _aggregate(*funcs: str) -> Callable[[Any, Any], Any]:
+    def call(sc: Any, adata: Any) -> Any:
+        return sc.get.aggregate(adata, by="group", func=list(funcs))
+
+    return call
+
+
 CASES: dict[str, Case] = {
     c.name: c
     for c in (
@@ -210,5 +217,13 @@ CASES: dict[str, Case] = {
              label="metrics.gearys_c of 2,000 genes, 15-neighbour graph"),
         Case("scale_no_center", "scale", True, _scale_no_center,
              label="scale(zero_center=False, max_value=10), in place"),
+        Case("aggregate_count_nonzero", "aggregate", True, _aggregate("count_nonzero"),
+             needs_group=True, label="get.aggregate(by=group, func='count_nonzero')"),
+        Case("aggregate_mean_count", "aggregate", True, _aggregate("mean", "count_nonzero"),
+             needs_group=True, label="get.aggregate(by=group, func=['mean', 'count_nonzero'])"),
+        Case("aggregate_var", "aggregate", True, _aggregate("mean", "var"),
+             needs_group=True, label="get.aggregate(by=group, func=['mean', 'var'])"),
+        Case("aggregate_median", "aggregate", True, _aggregate("median"),
+             needs_group=True, label="get.aggregate(by=group, func='median')"),
     )
 }

@@ -25,6 +25,7 @@ FUNCTIONS: dict[str, list[str]] = {
     "sc.pp.regress_out": ["regress_out", "regress_out_continuous"],
     "sc.metrics.morans_i": ["morans_i"],
     "sc.metrics.gearys_c": ["gearys_c"],
+    "sc.get.aggregate": [c for c in CASES if c.startswith("aggregate_")],
 }
 #: one case per kernel family, for the larger sizes and the cells scaling
 SUBSET = [

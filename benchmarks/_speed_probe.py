@@ -31,7 +31,7 @@ from _speed_proc import HERE, emit, timed
 KERNELS: list[tuple[str, str, str]] = [
     ("hvg", "mean_var_csr", "batch"),
     ("hvg", "clipped_sums_csr", "batch"),
-    ("rank_genes_groups", "group_sums_csr", "group"),
+    ("aggregate", "group_sums_csr", "group"),
     ("_welford", "welford_mean_var_csr", "group"),  # t-test stats (rgg skips stored zeros)
     ("rank_genes_groups", "ranksums_csr", "group"),  # not one pass: sorts each column
 ]

@@ -133,9 +133,9 @@ def run_timings(args) -> None:
 
     from scanpy_kernels import as_matrix
     from scanpy_kernels._welford import welford_mean_var_csr
+    from scanpy_kernels.aggregate import group_sums_csr
     from scanpy_kernels.rank_genes_groups import (
         group_mean_var,
-        group_sums_csr,
         ranksums_csc,
         ranksums_csr,
         rest_mean_pts,
@@ -250,8 +250,8 @@ PROBE = textwrap.dedent(
     import numba
     numba.njit(lambda: 0)()  # numba's one-time set-up, paid by any jitted call
     from scanpy_kernels._welford import welford_mean_var_csr
-    from scanpy_kernels.rank_genes_groups import (
-        group_sums_csr, ranksums_csr, rest_mean_pts, rest_var)
+    from scanpy_kernels.aggregate import group_sums_csr
+    from scanpy_kernels.rank_genes_groups import ranksums_csr, rest_mean_pts, rest_var
     from scanpy_kernels.toolkit import thread_limit
     rng = np.random.default_rng(0)
     x = sparse.random(300, 60, density=0.2, format="csr", dtype=np.float32, random_state=0)

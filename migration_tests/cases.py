@@ -5,7 +5,8 @@ path below ``scanpy`` (``pp.highly_variable_genes``); ``kwargs`` values are plai
 values or *resolvers* (:class:`VarMask`, :class:`Category`) that are turned into
 values against the concrete input at run time. Families group the cases a patch
 migrates (the ``Migrates:`` trailer of the patch): ``hvg``, ``rank_genes_groups``,
-``qc``, ``filter``, ``normalize``, ``scale``, ``regress`` and ``metrics``.
+``qc``, ``filter``, ``normalize``, ``scale``, ``regress``, ``metrics`` and
+``aggregate``.
 
 Bad-input cases are ordinary cases whose call raises: the runner records the
 exception type and message, and the comparator requires the same error.
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-FAMILIES = ("filter", "hvg", "metrics", "normalize", "qc", "rank_genes_groups", "regress", "scale")
+FAMILIES = ("aggregate", "filter", "hvg", "metrics", "normalize", "qc", "rank_genes_groups", "regress", "scale")
 
 # --- kwarg resolvers ----------------------------------------------------------------
 
@@ -173,7 +174,7 @@ def _kw_tag(kwargs: Mapping[str, Any]) -> str:
     return ",".join(f"{k}={fmt(v)}" for k, v in kwargs.items()) or "defaults"
 
 
-def _case(family: str, func: str, spec: InputSpec, label: str, **kwargs: Any) -> Case:
+def _case(family: str, func: str, spec: InputSpec, label: str, /, **kwargs: Any) -> Case:
     return Case(
         id=f"{family}/{label}/{spec.tag}/{_kw_tag(kwargs)}",
         family=family,
@@ -889,6 +890,58 @@ def metrics_cases() -> Iterator[Case]:
             yield _case("metrics", func, real, label)
 
 
+# --- aggregate (get.aggregate) --------------------------------------------------------
+
+AGGREGATE = "get.aggregate"
+AGG_FUNCS = ("sum", "mean", "var", "count_nonzero", "median")
+
+
+def aggregate_cases() -> Iterator[Case]:
+    """get.aggregate: every func alone and together, every layout, every option, bad input.
+
+    ``edges`` + ``nan`` inputs carry negatives, ties, all-zero groups and NaN;
+    ``group_small`` has a 1-cell and a 2-cell group (``dof``'s NaN and warning).
+    """
+    layouts = (*ALL_LAYOUTS, NONCANON_CSC32, DENSE32_F, DUP32, DUP_CSC64, COUNTS_CSR_INT)
+    every = list(AGG_FUNCS)
+    for lay in layouts:
+        values = "counts" if lay is COUNTS_CSR_INT else "log1p"
+        spec = gen(SMALL, lay, values=values, edges=lay.dtype != "int64", nan=lay.dtype != "int64")
+        for func in (*AGG_FUNCS, every):
+            label = func if isinstance(func, str) else "all"
+            yield _case("aggregate", AGGREGATE, spec, label, by="group", func=func)
+    base = gen(SMALL, CSR32, values="log1p", edges=True, nan=True, layers=(("counts", "counts"),))
+    dense = gen(SMALL, DENSE32, values="log1p", edges=True, nan=True)
+    graph = gen(METRICS_SIZE, CSR32, values="log1p", graph=True)
+    opts: list[tuple[InputSpec, dict[str, Any]]] = [
+        (base, {"by": "group", "func": ["mean", "count_nonzero"]}),  # one pass
+        (base, {"by": "group", "func": ["mean", "var"]}),
+        (base, {"by": ["group", "batch"], "func": every}),
+        (base, {"by": "batch_labels", "func": ["sum", "median"]}),  # strings
+        (base, {"by": "batch_unsorted", "func": every}),  # unused category
+        (base, {"by": "group", "func": every, "mask": ObsMask(3)}),
+        (dense, {"by": "group", "func": every, "mask": ObsMask(3)}),
+        (base, {"by": "group_small", "func": ["var", "median"]}),
+        (base, {"by": "group_small", "func": "var", "dof": 0}),
+        (base, {"by": "group_small", "func": "var", "dof": 2}),
+        (base, {"by": "group", "func": every, "layer": "counts"}),
+        (base, {"by": "expressed_mask", "func": every, "axis": "var"}),  # X.T: CSC
+        (dense, {"by": "expressed_mask", "func": every, "axis": 1, "mask": VarMask(3)}),
+        (base, {"by": "expressed_mask", "func": every, "axis": "var", "layer": "counts"}),
+        (graph, {"by": "group", "func": every, "obsm": "X_pca"}),
+        # bad input: errors must match
+        (base, {"by": "group", "func": "nope"}),
+        (base, {"by": "group", "func": "sum", "layer": "counts", "obsm": "X_pca"}),
+        (base, {"by": "no_such_column", "func": "sum"}),
+        (base, {"by": "group", "func": "sum", "obsm": "X_pca", "axis": "var"}),
+    ]
+    for spec, kw in opts:
+        yield _case("aggregate", AGGREGATE, spec, "options", **kw)
+    for lay in (CSR32, DENSE32):
+        real = Real("kang_muscat_example_1556x1267_counts.h5ad", lay, values="log1p")
+        yield _case("aggregate", AGGREGATE, real, "real", by="cluster_id", func=every)
+
+
 # --- registry -------------------------------------------------------------------------
 
 
@@ -908,6 +961,7 @@ def all_cases() -> list[Case]:
         *scale_cases(),
         *regress_cases(),
         *metrics_cases(),
+        *aggregate_cases(),
     ]
     seen: set[str] = set()
     for c in cases:

@@ -145,7 +145,10 @@ def run_case(case: Case, base: AnnData) -> dict[str, Any]:
     elif isinstance(ret, type(adata)):
         fields["return@type"] = "AnnData"
         flatten_anndata("return/", ret, fields)
-        flatten_matrix("return/X", ret.X, fields)
+        if ret.X is not None:  # aggregate returns layers only
+            flatten_matrix("return/X", ret.X, fields)
+        for k, v in _layers(ret).items():  # aggregate: one layer per func
+            flatten_matrix(f"return/layers/{k}", v, fields)
     else:
         flatten_value("return", ret, fields)
     status = "error" if "error/type" in fields else "ok"

@@ -5,6 +5,9 @@ function) validates its arguments, turns its matrix into the kernel input with
 :func:`as_matrix` (or keeps scanpy's own code where that raises :class:`UnsupportedInputError`),
 calls a family's drivers and writes the results:
 
+- :mod:`.aggregate`: ``get.aggregate`` (and the group statistics of ``hvg`` and
+  ``rank_genes_groups``): :func:`.aggregate.sums` (sum, count_nonzero),
+  :func:`.aggregate.mean_var`, :func:`.aggregate.medians`;
 - :mod:`.hvg`: ``highly_variable_genes`` (seurat, cell_ranger, seurat_v3, Pearson
   residuals): :func:`.hvg.mean_var`, :func:`.hvg.welford_mean_var`,
   :func:`.hvg.clipped_sums`, :func:`.hvg.dispersions_seurat`,
@@ -36,6 +39,7 @@ Drivers own block planning, memory budgets, thread slots and format routing; ker
 from __future__ import annotations
 
 from . import (
+    aggregate,
     counts,
     filtering,
     hvg,
@@ -53,6 +57,7 @@ __all__ = [
     "Matrix",
     "UnsupportedInputError",
     "__version__",
+    "aggregate",
     "as_matrix",
     "counts",
     "filtering",

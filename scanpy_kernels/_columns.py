@@ -1,9 +1,9 @@
 """Sweeping a matrix by contiguous column blocks or by columns (shared by kernel families).
 
 A CSR kernel that is parallel over *disjoint column blocks* lets every block scan all
-rows in order and touch only its own columns: each output column is accumulated in
-row order (as scanpy's serial loops do), at any thread count, and no two iterations
-write one element.  Each row's block is found by binary search, which needs sorted
+rows, group by group and each group's in order, and touch only its own columns: each
+(group, column) output is accumulated in row order (as scanpy's serial loops do), at
+any thread count, and no two iterations write one element.  Each row's block is found by binary search, which needs sorted
 column indices (canonical CSR), guaranteed by the frontend.  :func:`n_blocks_for`
 counts the blocks of such a sweep (one per thread).
 
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
+from ._groups import rows_by_group
 from .toolkit import helper, num_threads, routine, split_range
 
 if TYPE_CHECKING:
@@ -201,23 +202,25 @@ def no_finish(state, lo, hi):
 
 
 @helper
-def sweep_blocks(mat, n_rows, bounds, codes, state, entries, update, finish):
+def sweep_blocks(mat, bounds, codes, state, entries, update, finish):
     """Parallel over column blocks: each block visits the rows of a group in order.
 
     For every row ``i`` with ``codes[i] >= 0`` and each of its ``entries`` in the
     block ``bounds[k] <= column < bounds[k + 1]``: ``update(state, i, codes[i],
-    column, value)``; then ``finish(state, lo, hi)``.  Every ``(group, column)``
-    sees its rows in row order at any thread count.
+    column, value)``; then ``finish(state, lo, hi)``.  The rows come group by group
+    (:func:`.._groups.rows_by_group`), so every ``(group, column)`` sees its rows in
+    row order at any thread count; ``update`` must keep one accumulator per
+    ``(group, column)`` (all do: nothing is shared across groups).
     """
+    rows = rows_by_group(codes)
     for k in numba.prange(bounds.shape[0] - 1):
         lo = bounds[k]
         hi = bounds[k + 1]
-        for i in range(n_rows if lo < hi else 0):
-            b = codes[i]
-            if b >= 0:
-                vals, cols = entries(mat, i, lo, hi)
-                for p in range(vals.shape[0]):
-                    update(state, i, b, cols[p], vals[p])
+        for r in range(rows.shape[0] if lo < hi else 0):
+            i = rows[r]
+            vals, cols = entries(mat, i, lo, hi)
+            for p in range(vals.shape[0]):
+                update(state, i, codes[i], cols[p], vals[p])
         finish(state, lo, hi)
 
 
@@ -226,16 +229,16 @@ def sweep_csr(data, indices, indptr, n_rows, n_cols, codes, state, update, finis
     """:func:`sweep_blocks` over a canonical CSR matrix: blocks balanced by nnz."""
     bounds = balanced_column_blocks(indices, indptr, n_cols, n_blocks_for(n_cols, 0))
     mat = (data, indices, indptr, n_rows, n_cols)
-    sweep_blocks(mat, n_rows, bounds, codes, state, csr_entries, update, finish)
+    sweep_blocks(mat, bounds, codes, state, csr_entries, update, finish)
 
 
 @helper
 def sweep_dense(x, codes, state, update, finish):
     """:func:`sweep_blocks` over a C-contiguous dense matrix: even blocks."""
-    n_rows, n_cols = x.shape
+    n_cols = x.shape[1]
     bounds = even_column_blocks(n_cols, n_blocks_for(n_cols, 0))
     mat = (x, column_range(n_cols))
-    sweep_blocks(mat, n_rows, bounds, codes, state, dense_entries, update, finish)
+    sweep_blocks(mat, bounds, codes, state, dense_entries, update, finish)
 
 
 @helper

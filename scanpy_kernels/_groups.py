@@ -12,11 +12,36 @@ with numpy (``astype(np.int64)``); the drivers pass them on.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .toolkit import routine
 
-__all__ = ["group_positions", "row_slots"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from numpy.typing import NDArray
+
+    from ._input import Matrix
+
+__all__ = ["call_grouped", "group_positions", "row_slots", "rows_by_group"]
+
+
+def call_grouped(
+    kernels: Mapping[str, Callable],
+    m: Matrix,
+    codes: NDArray[np.integer],
+    n_groups: int,
+    *params: object,
+):
+    """``kernels[m.fmt](*m.args, codes, n_groups, *params)``: the one calling convention.
+
+    For the drivers: the kernel of `m`'s format, ``codes`` as int64 (no copy if they
+    are).
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    return kernels[m.fmt](*m.args, codes, n_groups, *params)
 
 
 @routine
@@ -36,6 +61,34 @@ def group_positions(codes, n_groups):
         else:
             pos[i] = -1
     return pos, counts
+
+
+@routine
+def rows_by_group(codes):
+    """Return the rows in a group (code >= 0), group by group, each group's in order.
+
+    A counting sort, O(rows).  A sweep that visits the rows in this order still adds
+    each (group, column)'s values in row order, and one group's accumulators stay in
+    cache while its rows pass (scanpy's per-group loops had that locality: visiting
+    rows in plain order, the accumulators of every group compete for the cache, and
+    Welford's update ran 2x slower on 50,000 x 20,000 with 8 groups).
+    """
+    n_groups = 0
+    for i in range(codes.shape[0]):
+        n_groups = max(n_groups, codes[i] + 1)
+    start = np.zeros(n_groups + 1, np.int64)
+    for i in range(codes.shape[0]):
+        if codes[i] >= 0:
+            start[codes[i] + 1] += 1
+    for b in range(n_groups):
+        start[b + 1] += start[b]
+    rows = np.empty(start[n_groups], np.int64)
+    for i in range(codes.shape[0]):
+        b = codes[i]
+        if b >= 0:
+            rows[start[b]] = i
+            start[b] += 1
+    return rows
 
 
 def row_slots(

@@ -150,7 +150,7 @@ def as_matrix(
     *,
     convert: bool = False,
     sort_csc: bool = False,
-    duplicates: Literal["sum", "raise"] = "raise",
+    duplicates: Literal["sum", "raise", "unsupported"] = "raise",
     stored: bool = False,
     strided: bool = False,
 ) -> Matrix:
@@ -172,8 +172,9 @@ def as_matrix(
         keeps its order; CSR indices are always sorted (the kernels search rows).
     duplicates
         Entries stored twice: ``"sum"`` them (on a copy, as scipy's
-        ``sum_duplicates``), or ``"raise"`` a ValueError (where scanpy's own result
-        depends on how the duplicates are stored).
+        ``sum_duplicates``), ``"raise"`` a ValueError, or leave them to scanpy's
+        own code (``"unsupported"``: :class:`UnsupportedInputError`), where its
+        result depends on how the duplicates are stored.
     stored
         Take CSR/CSC entries as stored, in any order and duplicates too (``sorted``
         is False), for kernels that map each stored value to one output value or sum
@@ -187,7 +188,8 @@ def as_matrix(
     Raises
     ------
     UnsupportedInputError
-        For other array types and, without `convert`, other dtypes or memory orders.
+        For other array types and, without `convert`, other dtypes or memory orders;
+        for duplicates with ``duplicates="unsupported"``.
     ValueError
         For a corrupt index structure, or duplicates with ``duplicates="raise"``.
 
@@ -251,13 +253,18 @@ def sorted_indices(m: Matrix) -> Matrix:
     return _canonical(m, duplicates="raise")
 
 
-def _canonical(m: Matrix, *, duplicates: Literal["sum", "raise"]) -> Matrix:
+def _canonical(
+    m: Matrix, *, duplicates: Literal["sum", "raise", "unsupported"]
+) -> Matrix:
     """Return a sorted copy of `m`, its duplicates summed or refused."""
     cls = sparse.csr_array if m.fmt == "csr" else sparse.csc_array
     y = cls((m.data.copy(), m.indices.copy(), m.indptr.copy()), shape=m.shape)
     y.has_sorted_indices = False  # never trust a flag: scipy sorts in place
     y.sort_indices()
     if _structure(replace(m, indices=y.indices, indptr=y.indptr)) == DUPLICATES:
+        if duplicates == "unsupported":
+            msg = "a matrix with duplicate entries"
+            raise UnsupportedInputError(msg)
         if duplicates == "raise":
             msg = (
                 "The matrix has duplicate entries (the same cell and gene stored "

@@ -2,11 +2,10 @@
 
 scanpy's ``aggregate(func=["mean", "var"])`` (``mean_var_{csr,csc,dense}``) runs
 Welford's update over each group's cells in ascending row order; sparse inputs run it
-over the stored values only and then merge the block of implicit zeros.  Both families
-reproduce it with the kernels here (hvg: seurat_v3's per-batch moments,
-:func:`..hvg.drivers.welford_mean_var`; rank_genes_groups: the t-test statistics,
-:func:`..rank_genes_groups.drivers.group_mean_var`), and :func:`welford_step` /
-:func:`merge_zeros` write the operations and their order once.  pandas'
+over the stored values only and then merge the block of implicit zeros.  The kernels
+here reproduce it, through :func:`..aggregate.drivers.mean_var` (``aggregate`` itself,
+hvg's seurat_v3 per-batch moments, rank_genes_groups' t-test statistics), and
+:func:`welford_step` / :func:`merge_zeros` write the operations and their order once.  pandas'
 ``groupby().std()`` runs the same update (``hvg.dispersion``).  Per (group, gene)::
 
     n += 1; delta = x - mean; mean += delta / n; m2 += delta * (x - mean)
@@ -22,7 +21,8 @@ thread count: bitwise scanpy's.  ``codes``: int64 group per row, ``-1`` = not
 aggregated (:mod:`._groups`).  Returns ``(mean, var, count)``, each
 ``(n_groups, n_cols)``, ``var`` with ``dof=0``: the driver applies
 ``Aggregate.mean_var``'s ``var *= counts / (counts - dof)``.  The last parameter is
-what the families differ in (hvg passes ``False``, rank_genes_groups ``True``):
+what the callers differ in (``aggregate`` and hvg pass ``False``, rank_genes_groups
+``True``: ``mean_var(..., nonzeros=True)``):
 
 - sparse, ``skip_zeros``: explicit zeros are implicit ones, as after
   ``eliminate_zeros()`` (what ``rank_genes_groups`` aggregates); without it a stored
@@ -45,7 +45,7 @@ from .toolkit import (
     helper,
     kernel,
     matrix_examples,
-    signatures,
+    matrix_signatures,
     zeros1,
     zeros2,
 )
@@ -106,13 +106,11 @@ def _example(fmt):
     return matrix_examples(_cases, fmt, lambda *_: [(False,), (True,)])
 
 
-_OUT = "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))"
-#: data, indices, indptr, n_rows, n_cols, codes, n_groups, skip_zeros
-_SPARSE = signatures(
-    _OUT + "({d}[::1], {i}[::1], {i}[::1], int64, int64, int64[::1], int64, boolean)"
+#: (mean, var, count) of the matrix, codes, n_groups, then skip_zeros (sparse) or
+#: count_nonzero (dense)
+_SPARSE, _DENSE = matrix_signatures(
+    "Tuple((float64[:, ::1], float64[:, ::1], int64[:, ::1]))", "boolean"
 )
-#: x, codes, n_groups, count_nonzero
-_DENSE = signatures(_OUT + "({d}[:, ::1], int64[::1], int64, boolean)")
 
 
 # ------------------------------------------------------- one body, every format

@@ -102,11 +102,14 @@ def test_unsorted_csc_keeps_its_order_unless_asked():
         np.testing.assert_array_equal(_dense(m), x.toarray())
 
 
-def test_duplicates_sum_or_raise():
+def test_duplicates_sum_raise_or_unsupported():
     x = _with_duplicate(_csr())
     before = _snapshot(x)
     with pytest.raises(ValueError, match="duplicate entries"):
         as_matrix(x)
+    with pytest.raises(UnsupportedInputError, match="duplicate entries"):
+        as_matrix(x, duplicates="unsupported")  # the frontend's fallback
+    assert as_matrix(_csr(), duplicates="unsupported").sorted  # none: no effect
     m = as_matrix(x, duplicates="sum")
     assert m.data.size == x.nnz - 1
     np.testing.assert_array_equal(_dense(m), x.toarray())  # scipy sums them too

@@ -24,12 +24,10 @@ from scanpy_kernels._sort import (
     radix_sort,
     slot_room,
 )
+from scanpy_kernels.aggregate import group_sums_csc, group_sums_csr, group_sums_dense
 from scanpy_kernels.rank_genes_groups import (
     group_mean_var,
     group_means,
-    group_sums_csc,
-    group_sums_csr,
-    group_sums_dense,
     ranksums,
     ranksums_csc,
     ranksums_csr,
@@ -37,9 +35,8 @@ from scanpy_kernels.rank_genes_groups import (
     rest_mean_pts,
     rest_var,
 )
-from scanpy_kernels.rank_genes_groups._common import matrix_signatures
 from scanpy_kernels.rank_genes_groups.drivers import wilcoxon_zscores
-from scanpy_kernels.toolkit import thread_limit
+from scanpy_kernels.toolkit import matrix_signatures, thread_limit
 
 # --------------------------------------------------------------------------- glue
 

@@ -709,7 +709,14 @@ def test_cases_are_unique_and_cover_the_families():
     assert funcs == {
         cases.HVG, cases.HVG_EXP, cases.RGG, cases.QC, cases.NORM, cases.SCALE, cases.REGRESS,
         cases.FILTER_CELLS, cases.FILTER_GENES, cases.MORANS_I, cases.GEARYS_C,
+        cases.AGGREGATE,
     }
+    agg_kwargs = {k for c in all_cases if c.func == cases.AGGREGATE for k in c.kwargs}
+    assert {"by", "func", "axis", "mask", "dof", "layer", "obsm"} <= agg_kwargs
+    agg_funcs = {
+        f for c in all_cases if c.func == cases.AGGREGATE for f in np.atleast_1d(c.kwargs["func"])
+    }
+    assert set(cases.AGG_FUNCS) <= agg_funcs
     for func, thresholds in [
         (cases.FILTER_CELLS, {"min_genes", "max_genes", "min_counts", "max_counts"}),
         (cases.FILTER_GENES, {"min_cells", "max_cells", "min_counts", "max_counts"}),

@@ -27,6 +27,7 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
     ),
     "src/scanpy/preprocessing/_qc.py": ("tests/test_qc_metrics.py",),
     "src/scanpy/metrics/": ("tests/test_metrics.py",),
+    "src/scanpy/get/": ("tests/test_aggregated.py",),
     "src/scanpy/_utils/__init__.py": ("tests/test_utils.py",),
     "src/scanpy/_kernels/": ("tests/test_package_structure.py",),
     "src/scanpy/__init__.py": ("tests/test_package_structure.py",),
@@ -34,6 +35,7 @@ SOURCE_TESTS: dict[str, tuple[str, ...]] = {
 }
 # family (Migrates: trailer) -> scanpy test files
 FAMILY_TESTS: dict[str, tuple[str, ...]] = {
+    "aggregate": ("tests/test_aggregated.py",),
     "filter": ("tests/test_preprocessing.py", "tests/test_preprocessing_distributed.py"),
     "hvg": ("tests/test_highly_variable_genes.py", "tests/test_normalization.py"),
     "metrics": ("tests/test_metrics.py",),

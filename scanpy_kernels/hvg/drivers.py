@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numba
 import numpy as np
 
-from .. import _welford as welford
+from .. import aggregate
 from .._input import sorted_indices
 from . import mean_var as moments
 from . import pearson
@@ -221,19 +221,11 @@ def welford_mean_var(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Return ``aggregate(X, by=codes, func=["mean", "var"], dof=dof)``'s layers.
 
-    Welford's update over each batch's rows in order (:mod:`.welford`), every batch
-    in one pass, then ``Aggregate.mean_var``'s ``var *= n / (n - dof)``.  Every
-    batch needs more than ``dof`` rows (``aggregate`` warns and gives NaN there).
+    :func:`..aggregate.mean_var` (every batch in one pass), then
+    ``Aggregate.mean_var``'s ``var *= n / (n - dof)``.  Every batch needs more than
+    ``dof`` rows (``aggregate`` warns and gives NaN there).
     """
-    kern = dict(
-        csr=welford.welford_mean_var_csr,
-        csc=welford.welford_mean_var_csc,
-        dense=welford.welford_mean_var_dense,
-    )[m.fmt]
-    # CSC: each column in stored order, as `aggregate`; the last argument is
-    # skip_zeros (sparse: stored zeros are values here) or count_nonzero (dense)
-    neither = False
-    mean, var, _ = kern(*m.args, codes, n_batches, neither)
+    mean, var, _ = aggregate.mean_var(m, codes, n_batches)
     n = np.bincount(codes[codes >= 0], minlength=n_batches)
     var *= (n / (n - dof))[:, np.newaxis]
     return mean, var

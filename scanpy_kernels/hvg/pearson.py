@@ -481,9 +481,7 @@ def pearson_residual_var_csr(
     )
     mat = (data, indices, indptr, n_rows, n_cols)
     bounds = one_block(lo, hi)
-    sweep_blocks(
-        mat, n_rows, bounds, codes, st, csr_entries, _residual_add, _residual_done
-    )
+    sweep_blocks(mat, bounds, codes, st, csr_entries, _residual_add, _residual_done)
 
 
 @kernel(signatures=_RES_DENSE, example=_residual_example("dense"), parallel=False)
@@ -507,9 +505,7 @@ def pearson_residual_var_dense(
     )
     mat = (x, column_range(x.shape[1]))
     bounds = one_block(lo, hi)
-    sweep_blocks(
-        mat, x.shape[0], bounds, codes, st, dense_entries, _residual_add, _residual_done
-    )
+    sweep_blocks(mat, bounds, codes, st, dense_entries, _residual_add, _residual_done)
 
 
 def pearson_residual_var(

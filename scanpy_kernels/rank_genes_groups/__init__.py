@@ -7,9 +7,8 @@ per-cell group codes (``-1``: cell in no selected group) and the group count.  T
 per-group statistics (and the drivers' outputs) have a last row for the cells with
 code ``-1``.  All results equal scanpy 1.12.4's bit for bit (see each module).
 
-- :mod:`.group_stats`: ``group_sums_{csr,csc,dense}`` (sum, nnz) — one pass, all
-  groups; mean, var ddof=1 and nnz come from the Welford kernels both families share
-  (``scanpy_kernels._welford``).
+- group sums and nonzeros (the Wilcoxon means, ``pts``) and the t-tests' Welford
+  mean, var and nonzeros come from :mod:`..aggregate` (``sums``, ``mean_var``).
 - :mod:`.rest_stats`: ``rest_mean_pts``, ``rest_var`` — each group's complement.
 - :mod:`.wilcoxon`: ``ranksums_{csr,csc,dense}`` (rank sums, tie terms; zeros never
   sorted).
@@ -27,7 +26,6 @@ from .drivers import (
     tie_factor,
     wilcoxon_zscores,
 )
-from .group_stats import group_sums_csc, group_sums_csr, group_sums_dense
 from .nan_ranks import nan_rank_sums
 from .rest_stats import rest_mean_pts, rest_var
 from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
@@ -35,9 +33,6 @@ from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
 __all__ = [
     "group_mean_var",
     "group_means",
-    "group_sums_csc",
-    "group_sums_csr",
-    "group_sums_dense",
     "nan_rank_sums",
     "ranksums",
     "ranksums_csc",

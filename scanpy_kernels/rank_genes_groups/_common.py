@@ -2,7 +2,7 @@
 
 Codes follow the one rule (:mod:`.._groups`): int64, a cell's selected group in
 ``[0, n_groups)`` or ``-1`` (in no selected group: scanpy's "remainder").  The
-per-group statistics (:mod:`.group_stats`, :mod:`.._welford`) skip code ``-1``; the
+per-group statistics (:mod:`..aggregate`) skip code ``-1``; the
 drivers give them the remainder as group ``n_groups`` (codes mapped, ``n_groups + 1``
 groups), so their outputs have ``n_groups + 1`` rows, the remainder last.  The
 Wilcoxon kernels rank the remainder's cells vs rest and leave them out vs a reference:
@@ -20,23 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..toolkit import helper, matrix_examples, routine, signatures, zeros1
+from ..toolkit import helper, matrix_examples, routine, zeros1
 
-__all__ = ["EXAMPLE_GROUPS", "examples", "matrix_signatures", "slot_of", "slot_sizes"]
-
-
-def matrix_signatures(out: str, params: str = "") -> tuple[list[str], list[str]]:
-    """Return the sparse and the dense signatures of a kernel returning ``out``.
-
-    The one calling convention: ``data, indices, indptr, n_rows, n_cols`` (CSR/CSC)
-    or ``x`` (dense), then ``codes, n_groups`` and the numba types ``params``
-    (comma-separated, e.g. ``"int64"``).
-    """
-    tail = "int64[::1], int64" + (f", {params}" if params else "")
-    return (
-        signatures(f"{out}({{d}}[::1], {{i}}[::1], {{i}}[::1], int64, int64, {tail})"),
-        signatures(f"{out}({{d}}[:, ::1], {tail})"),
-    )
+__all__ = ["EXAMPLE_GROUPS", "examples", "slot_of", "slot_sizes"]
 
 
 @helper

@@ -13,12 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from .._welford import (
-    welford_mean_var_csc,
-    welford_mean_var_csr,
-    welford_mean_var_dense,
-)
-from .group_stats import group_sums_csc, group_sums_csr, group_sums_dense
+from .. import aggregate
+from .._groups import call_grouped
 from .nan_ranks import nan_rank_sums
 from .wilcoxon import ranksums_csc, ranksums_csr, ranksums_dense
 
@@ -36,24 +32,11 @@ __all__ = [
 ]
 
 
-def _call(kernels: dict, m: Matrix, codes, n_groups: int, *params):
-    """``kernel(*m.args, codes, n_groups, *params)``: the one calling convention.
-
-    The kernel of `m`'s format; ``codes`` as int64 (no copy if they are).
-    """
-    codes = np.asarray(codes, dtype=np.int64)
-    return kernels[m.fmt](*m.args, codes, n_groups, *params)
-
-
 def _with_remainder(codes: NDArray[np.integer], n_groups: int) -> NDArray[np.int64]:
     """Codes with the remainder as group ``n_groups`` (per-group kernels skip -1)."""
     return np.where(codes >= 0, codes, n_groups).astype(np.int64, copy=False)
 
 
-_SUMS = dict(csr=group_sums_csr, csc=group_sums_csc, dense=group_sums_dense)
-_MEAN_VAR = dict(
-    csr=welford_mean_var_csr, csc=welford_mean_var_csc, dense=welford_mean_var_dense
-)
 _RANKSUMS = dict(csr=ranksums_csr, csc=ranksums_csc, dense=ranksums_dense)
 
 
@@ -65,7 +48,7 @@ def group_means(
     Both ``(n_groups + 1, n_genes)``; stored zeros are not counted.
     """
     slots = _with_remainder(codes, n_groups)
-    sums, nnz = _call(_SUMS, m, slots, n_groups + 1)
+    sums, nnz = aggregate.sums(m, slots, n_groups + 1)
     sizes = np.bincount(slots, minlength=n_groups + 1)[:, None]
     return np.divide(sums, sizes, out=np.zeros_like(sums), where=sizes > 0), nnz
 
@@ -77,10 +60,8 @@ def group_mean_var(
 
     Stored zeros skipped (scanpy eliminates them first); empty slots get zeros.
     """
-    # sparse: stored zeros skipped (skip_zeros); dense: nonzeros counted (count_nonzero)
     slots = _with_remainder(codes, n_groups)
-    both = True
-    mean, var, nnz = _call(_MEAN_VAR, m, slots, n_groups + 1, both)
+    mean, var, nnz = aggregate.mean_var(m, slots, n_groups + 1, nonzeros=True)
     # Aggregate.mean_var(dof=1): var *= n / (n - 1), NaN for one cell; 0 for none
     sizes = np.bincount(slots, minlength=n_groups + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -96,7 +77,7 @@ def ranksums(
 
     NaN values get the ranks scanpy gave them (:mod:`.nan_ranks`).
     """
-    rank_sums, tie_sums = _call(_RANKSUMS, m, codes, n_groups, ref)
+    rank_sums, tie_sums = call_grouped(_RANKSUMS, m, codes, n_groups, ref)
     # a NaN makes the sum NaN; inf - inf too (a false alarm, settled by the scan)
     if np.isnan(np.sum(m.data, dtype=np.float64)):
         _nan_ranks_as_scanpy(m, np.asarray(codes), n_groups, ref, rank_sums)

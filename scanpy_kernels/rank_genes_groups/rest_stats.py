@@ -1,7 +1,7 @@
 """Compute the "rest" statistics of each selected group from the per-slot rows only.
 
 Reproduces ``_RankGenes._derive_rest_stats`` / ``_vars_rest`` of scanpy 1.12.4 bit for
-bit.  Inputs are the ``(n_groups + 1, n_genes)`` outputs of :mod:`.group_stats` (last
+bit.  Inputs are the ``(n_groups + 1, n_genes)`` outputs of :mod:`..aggregate` (last
 row: cells in no selected group) and the slot sizes ``counts`` (``n_groups + 1``).
 The rest of group ``g`` is every cell not in ``g`` (remainder slot included).
 """

@@ -52,13 +52,14 @@ from .._sort import (
 from ..toolkit import (
     combine_partials,
     kernel,
+    matrix_signatures,
     num_threads,
     prefetch,
     routine,
     thread_partials,
     zeros2,
 )
-from ._common import examples, matrix_signatures, slot_of, slot_sizes
+from ._common import examples, slot_of, slot_sizes
 
 __all__ = ["ranksums_csc", "ranksums_csr", "ranksums_dense"]
 

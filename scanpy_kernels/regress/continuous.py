@@ -134,7 +134,7 @@ def regressor_products_csr(data, indices, indptr, n_rows, n_cols, r, lo, hi, rtx
     bounds, codes = _genes(n_rows, lo, hi)
     mat = (data, indices, indptr, n_rows, n_cols)
     state = (rtx, r)
-    sweep_blocks(mat, n_rows, bounds, codes, state, csr_entries, _products, no_finish)
+    sweep_blocks(mat, bounds, codes, state, csr_entries, _products, no_finish)
 
 
 @kernel(
@@ -148,7 +148,7 @@ def regressor_products_dense(x, r, lo, hi, rtx):
     bounds, codes = _genes(n_rows, lo, hi)
     mat = (x, column_range(n_cols))
     state = (rtx, r)
-    sweep_blocks(mat, n_rows, bounds, codes, state, dense_entries, _products, no_finish)
+    sweep_blocks(mat, bounds, codes, state, dense_entries, _products, no_finish)
 
 
 @kernel(signatures=_RESIDUALS, example=_residuals_examples, parallel=False)

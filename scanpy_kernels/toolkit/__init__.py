@@ -5,7 +5,8 @@ Public names (stable; contributors write kernels with them):
 - :func:`kernel`: the decorator for every kernel (njit options, declared signatures,
   salted cache, thread limits, serial fallback off the main thread, keyword calls).
 - :func:`signatures`: a signature template over the data (``{d}``) and index
-  (``{i}``) dtypes; :func:`matrix_args`, :func:`matrix_examples`: verifier inputs in
+  (``{i}``) dtypes; :func:`matrix_signatures`: the sparse and dense ones of a kernel
+  in the one calling convention; :func:`matrix_args`, :func:`matrix_examples`: verifier inputs in
   the one calling convention (``kernel(*m.args, codes, n_groups, ...)``).
 - :func:`helper`: a function kernels call, inlined so its hints work too;
   :func:`routine`: one compiled once on its own (set-up code, searches).
@@ -32,6 +33,7 @@ from ._decorator import (
     kernel,
     matrix_args,
     matrix_examples,
+    matrix_signatures,
     routine,
     signatures,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "likely",
     "matrix_args",
     "matrix_examples",
+    "matrix_signatures",
     "num_threads",
     "plan_threads",
     "prefetch",

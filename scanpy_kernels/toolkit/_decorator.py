@@ -45,6 +45,7 @@ __all__ = [
     "kernel",
     "matrix_args",
     "matrix_examples",
+    "matrix_signatures",
     "routine",
     "signatures",
 ]
@@ -284,6 +285,26 @@ def signatures(template: str) -> list[str]:
         template.format(**dict(zip(fields, combo, strict=True)))
         for combo in product(*(domains[f] for f in fields))
     ]
+
+
+def matrix_signatures(out: str, params: str = "") -> tuple[list[str], list[str]]:
+    """Return the sparse and the dense :func:`signatures` of a kernel returning ``out``.
+
+    The one calling convention: ``data, indices, indptr, n_rows, n_cols`` (CSR/CSC)
+    or ``x`` (dense), then ``codes, n_groups`` and the numba types ``params``
+    (comma-separated, e.g. ``"int64"``).
+
+    >>> sparse, dense = matrix_signatures("float64[:, ::1]", "boolean")
+    >>> dense[0]
+    'float64[:, ::1](float32[:, ::1], int64[::1], int64, boolean)'
+    >>> sparse[0]
+    'float64[:, ::1](float32[::1], int32[::1], int32[::1], int64, int64, int64[::1], int64, boolean)'
+    """
+    tail = "int64[::1], int64" + (f", {params}" if params else "")
+    return (
+        signatures(f"{out}({{d}}[::1], {{i}}[::1], {{i}}[::1], int64, int64, {tail})"),
+        signatures(f"{out}({{d}}[:, ::1], {tail})"),
+    )
 
 
 def matrix_args(x: Any, fmt: str, dtype: Any, index: Any = np.int64) -> tuple:
