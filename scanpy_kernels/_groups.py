@@ -72,6 +72,9 @@ def rows_by_group(codes):
     cache while its rows pass (scanpy's per-group loops had that locality: visiting
     rows in plain order, the accumulators of every group compete for the cache, and
     Welford's update ran 2x slower on 50,000 x 20,000 with 8 groups).
+
+    >>> rows_by_group(np.array([1, -1, 0, 1, 0])).tolist()
+    [2, 4, 0, 3]
     """
     n_groups = 0
     for i in range(codes.shape[0]):
