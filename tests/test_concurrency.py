@@ -23,8 +23,8 @@ import pytest
 WORK = textwrap.dedent(
     """
     import numpy as np, scipy.sparse as sp
-    from scanpy_kernels import (as_matrix, counts, filtering, hvg, metrics, normalize,
-                                qc, rank_genes_groups as rgg, regress, scale)
+    from scanpy_kernels import (aggregate, as_matrix, counts, filtering, hvg, metrics,
+                                normalize, qc, rank_genes_groups as rgg, regress, scale)
 
     def matrices(seed):
         rng = np.random.default_rng(seed)
@@ -44,6 +44,7 @@ WORK = textwrap.dedent(
             m = as_matrix(raw, duplicates="sum")
             out += hvg.mean_var(m, codes, 3)[:2]
             out += rgg.group_mean_var(m, codes, 3)
+            out += [*aggregate.sums(m, codes, 3), aggregate.medians(m, codes, 3)]
             for ref in (-1, 1):
                 out += rgg.ranksums(m, codes, 3, ref)
             if m.fmt != "csc":
