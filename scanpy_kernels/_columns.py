@@ -3,8 +3,9 @@
 A CSR kernel that is parallel over *disjoint column blocks* lets every block scan all
 rows, group by group and each group's in order, and touch only its own columns: each
 (group, column) output is accumulated in row order (as scanpy's serial loops do), at
-any thread count, and no two iterations write one element.  Each row's block is found by binary search, which needs sorted
-column indices (canonical CSR), guaranteed by the frontend.  :func:`n_blocks_for`
+any thread count, and no two iterations write one element.  Each row's block is
+found by binary search, which needs sorted column indices (canonical CSR),
+guaranteed by the frontend.  :func:`n_blocks_for`
 counts the blocks of such a sweep (one per thread).
 
 One kernel body serves every format: :func:`sweep_csr` and :func:`sweep_dense` run

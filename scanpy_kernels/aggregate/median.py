@@ -132,8 +132,9 @@ def _plan(cnt, sizes, n_cols, nan_propagates, out, extents):
             if n == 0 or (nan_propagates and nan > 0):
                 out[b, j] = np.nan
                 continue
-            r0 = _rank_of(lo_rank, neg, valid - neg - pos, valid)
-            r1 = _rank_of(hi_rank, neg, valid - neg - pos, valid)
+            zeros = valid - neg - pos
+            r0 = _rank_of(lo_rank, neg, zeros, valid)
+            r1 = _rank_of(hi_rank, neg, zeros, valid)
             if r0 >= 0 or r1 >= 0:
                 extents[2 * q] = total
                 extents[2 * q + 1] = total
